@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmlinux.h -> trap.bpf.o -> trap.skel.h -> libmmiotrap -> mmiotrap
+# Everything is built under $(OUTPUT). V=1 shows the commands.
+
+OUTPUT		?= build
+PREFIX		?= /usr/local
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+BINDIR		?= $(PREFIX)/sbin
+DESTDIR		?=
+
+CC		?= cc
+CLANG		?= clang
+BPFTOOL		?= bpftool
+AR		?= ar
+VMLINUX_BTF	?= /sys/kernel/btf/vmlinux
+ARCH		:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+VERSION		:= 0.1.0
+SONAME		:= libmmiotrap.so.0
+
+# What make deps installs from Debian when it is missing.
+DEBS := make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev \
+	zlib1g-dev pkg-config libjansson-dev bats bats-assert bats-support bats-file \
+	jq python3 util-linux procps
+
+CFLAGS		?= -O2 -g
+CFLAGS		+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT)
+BPF_CFLAGS	:= -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(OUTPUT)
+LDLIBS		:= -lbpf -lelf -lz
+CLI_LDLIBS	:= $(LDLIBS) -ljansson
+
+LIB_SRCS	:= $(addprefix loader/,trap.c instance.c pinroot.c proc.c region.c \
+			counters.c events.c)
+CLI_SRCS	:= $(addprefix loader/,main.c cli.c cmd_trap.c cmd_region.c \
+			cmd_events.c cmd_stats.c)
+VMM_SRCS	:= tools/testvmm.c tools/kvm_vm.c
+
+LIB_OBJS	:= $(patsubst loader/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
+CLI_OBJS	:= $(patsubst loader/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
+VMM_OBJS	:= $(patsubst tools/%.c,$(OUTPUT)/tools/%.o,$(VMM_SRCS)) \
+		   $(OUTPUT)/tools/doorbell_guest.o
+
+PROGS		:= $(OUTPUT)/mmiotrap $(OUTPUT)/mmiotrap-testvmm
+LIBS		:= $(OUTPUT)/libmmiotrap.a $(OUTPUT)/$(SONAME)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps demo check install clean
+
+all: $(LIBS) $(PROGS) $(OUTPUT)/libmmiotrap.pc
+
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/cli $(OUTPUT)/tools:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/trap.bpf.o: bpf/trap.bpf.c include/mmiotrap_abi.h $(OUTPUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/trap.skel.h: $(OUTPUT)/trap.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name trap_bpf > $@
+
+$(OUTPUT)/lib/trap.o: $(OUTPUT)/trap.skel.h
+
+$(OUTPUT)/lib/%.o: loader/%.c loader/internal.h include/mmiotrap.h include/mmiotrap_abi.h | $(OUTPUT)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(OUTPUT)/cli/%.o: loader/%.c loader/cli.h include/mmiotrap.h include/mmiotrap_abi.h | $(OUTPUT)/cli
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tools/%.o: tools/%.c tools/kvm_vm.h | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itools -c $< -o $@
+
+$(OUTPUT)/tools/%.o: tools/%.S | $(OUTPUT)/tools
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c $< -o $@
+
+$(OUTPUT)/libmmiotrap.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(OUTPUT)/$(SONAME): $(LIB_OBJS) loader/libmmiotrap.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=loader/libmmiotrap.map \
+		-o $@ $(LIB_OBJS) $(LDLIBS)
+
+$(OUTPUT)/mmiotrap: $(CLI_OBJS) $(OUTPUT)/libmmiotrap.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $^ $(CLI_LDLIBS)
+
+$(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -o $@ $^
+
+$(OUTPUT)/libmmiotrap.pc: loader/libmmiotrap.pc.in Makefile | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Installs only what is missing; as root, as make demo and make check run.
+deps:
+	$(Q)missing=; for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || \
+			missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS    installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo.sh $(OUTPUT)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)selftests/run $(OUTPUT)
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	$(Q)install -m 0755 $(OUTPUT)/mmiotrap $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 0644 $(OUTPUT)/libmmiotrap.a $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 0755 $(OUTPUT)/$(SONAME) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmmiotrap.so
+	$(Q)install -m 0644 include/mmiotrap.h include/mmiotrap_abi.h $(DESTDIR)$(INCLUDEDIR)/
+	$(Q)install -m 0644 $(OUTPUT)/libmmiotrap.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)

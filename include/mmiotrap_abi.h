@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The ABI shared by the BPF trap (bpf/trap.bpf.c) and userspace: the event
+ * record, the map keys and values, and the counters. Fixed-width types only;
+ * every layout here is what lives in the pinned maps.
+ */
+#ifndef MMIOTRAP_ABI_H
+#define MMIOTRAP_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MMIOTRAP_ABI_VERSION	1
+
+#define MMIOTRAP_MAX_REGIONS	256
+#define MMIOTRAP_NAME_LEN	32
+/* Each region is indexed as at most 2 * 64 aligned power-of-two blocks. */
+#define MMIOTRAP_INDEX_ENTRIES	4096
+/* rep outs: at most this many elements of one PIO exit become events. */
+#define MMIOTRAP_PIO_REP_MAX	16
+
+enum mmiotrap_bus {
+	MMIOTRAP_BUS_MMIO	= 0,
+	MMIOTRAP_BUS_PIO	= 1,
+};
+
+/* Accepted widths of a region: the OR of the widths themselves. */
+#define MMIOTRAP_WIDTHS_ALL	(1 | 2 | 4 | 8)
+
+enum mmiotrap_event_flags {
+	/* The kernel's tracepoint carries no value (old kvm_pio). */
+	MMIOTRAP_EVENT_NO_VALUE		= 1 << 0,
+	/* More rep-outs elements than MMIOTRAP_PIO_REP_MAX; the rest were not seen. */
+	MMIOTRAP_EVENT_REP_TRUNCATED	= 1 << 1,
+};
+
+/* One doorbell write, as it goes through the ring buffer. */
+struct mmiotrap_event {
+	__u16 abi;		/* MMIOTRAP_ABI_VERSION */
+	__u8 bus;		/* enum mmiotrap_bus */
+	__u8 width;		/* bytes: 1, 2, 4 or 8 */
+	__u32 flags;		/* enum mmiotrap_event_flags */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC, at the trap */
+	__u32 vm;		/* VMM process (tgid) */
+	__u32 vcpu_tid;		/* vCPU thread */
+	__u64 addr;		/* guest physical address or port */
+	__u64 value;		/* as written, zero-extended */
+	__u32 region;		/* region id */
+	__u32 reserved;
+	__u64 seq;		/* per region, from 0, without gaps unless dropped */
+};
+
+enum mmiotrap_decoder {
+	MMIOTRAP_DECODER_RAW	= 0,	/* the value as written */
+};
+
+enum mmiotrap_action {
+	MMIOTRAP_ACTION_COUNT	= 0,		/* counters only */
+	MMIOTRAP_ACTION_RING	= 1 << 0,	/* a record in the ring buffer */
+};
+
+/* regions: array map indexed by region id (from 1); len 0 marks a free id. */
+struct mmiotrap_region {
+	__u64 addr;
+	__u64 len;
+	__u32 id;
+	__u32 vm;
+	__u8 bus;		/* enum mmiotrap_bus */
+	__u8 widths;		/* OR of accepted widths */
+	__u8 decoder;		/* enum mmiotrap_decoder */
+	__u8 action;		/* enum mmiotrap_action bits */
+	__u32 reserved;
+	char name[MMIOTRAP_NAME_LEN];
+};
+
+/*
+ * vms: hash map keyed by VMM tgid. start_ticks is the process start time in
+ * clock ticks since boot (/proc/PID/stat field 22) so that a region never
+ * captures for a later process that reuses the pid.
+ */
+struct mmiotrap_vm {
+	__u64 start_ticks;
+	__u32 buses;		/* 1 << enum mmiotrap_bus with regions */
+	__u32 regions;
+};
+
+/*
+ * addr_index: LPM trie from (vm, bus, address) to region id. Everything after
+ * prefixlen is matched bit by bit, so the address is stored big-endian.
+ */
+struct mmiotrap_index_key {
+	__u32 prefixlen;
+	__u32 vm;
+	__u32 bus;
+	__u32 reserved;
+	__u64 addr_be;
+};
+
+#define MMIOTRAP_INDEX_FIXED_BITS	96	/* vm, bus, reserved */
+
+/* slots: array map indexed by region id; the next seq and the newest value. */
+struct mmiotrap_slot {
+	__u64 seq;
+	__u64 value;
+};
+
+/* counters: per-CPU array map indexed by region id. */
+struct mmiotrap_counters {
+	__u64 matched;		/* writes inside the region, accepted width */
+	__u64 emitted;		/* records committed to the ring */
+	__u64 dropped;		/* ring full */
+	__u64 skipped;		/* inside the region, width not accepted */
+};
+
+/* totals: per-CPU array map with one entry. */
+struct mmiotrap_totals {
+	__u64 unmatched;	/* writes in no region */
+	__u64 stale;		/* writes by a process reusing a region's pid */
+};
+
+#endif /* MMIOTRAP_ABI_H */

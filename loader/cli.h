@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The mmiotrap command line: shared by the object files cmd_*.c. */
+#ifndef MMIOTRAP_CLI_H
+#define MMIOTRAP_CLI_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "mmiotrap.h"
+
+struct cli {
+	bool json;
+	bool pretty;
+	struct mmiotrap_opts opts;	/* the pin root */
+	int argc;
+	char **argv;
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(struct cli *cli);
+	bool needs_root;
+};
+
+/* Run the command named by the next word of cli->argv, from @cmds. */
+int cli_dispatch(struct cli *cli, const struct cmd *cmds, const char *object);
+
+/* One line naming the problem: stderr, or {"error": ...} with -j. Returns 1. */
+int cli_error(const struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Print @obj as one JSON document (a line of JSON Lines) and free it. */
+void cli_json(const struct cli *cli, json_t *obj);
+
+/* The next word of argv, or NULL. */
+const char *cli_next(struct cli *cli);
+bool cli_is(const char *arg, const char *word);
+
+/* Parse @arg as an unsigned number (0x hex or decimal) for option @what. */
+int cli_u64(const struct cli *cli, const char *what, const char *arg, __u64 *val);
+
+/* Open the instance, with one line of error when nothing is loaded. */
+int cli_open(const struct cli *cli, struct mmiotrap **mt);
+
+/* Resolve NAME or ID to a region. */
+int cli_region(const struct cli *cli, struct mmiotrap *mt, const char *arg,
+	       struct mmiotrap_region *r);
+
+const char *bus_str(__u8 bus);
+
+int do_load(struct cli *cli);
+int do_unload(struct cli *cli);
+int do_status(struct cli *cli);
+int do_doctor(struct cli *cli);
+int do_region(struct cli *cli);
+int do_events(struct cli *cli);
+int do_stats(struct cli *cli);
+
+#endif /* MMIOTRAP_CLI_H */

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/* mmiotrap events [--vm PID] [--region NAME|ID] [--count N] [--duration SECONDS] */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct printer {
+	const struct cli *cli;
+	__u64 left;	/* events still to print; 0: no limit */
+	__u64 printed;
+};
+
+static int print_event(void *ctx, const struct mmiotrap_event *ev)
+{
+	struct printer *p = ctx;
+
+	if (p->cli->json)
+		cli_json(p->cli, json_pack("{s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:i, s:I}",
+					   "ts_ns", (json_int_t)ev->ts_ns,
+					   "vm", (json_int_t)ev->vm,
+					   "vcpu_tid", (json_int_t)ev->vcpu_tid,
+					   "bus", bus_str(ev->bus),
+					   "addr", (json_int_t)ev->addr,
+					   "width", ev->width,
+					   "value", (json_int_t)ev->value,
+					   "region", ev->region,
+					   "seq", (json_int_t)ev->seq));
+	else
+		printf("%llu vm %u vcpu %u %s 0x%llx width %u value 0x%llx region %u seq %llu\n",
+		       (unsigned long long)ev->ts_ns, ev->vm, ev->vcpu_tid, bus_str(ev->bus),
+		       (unsigned long long)ev->addr, ev->width, (unsigned long long)ev->value,
+		       ev->region, (unsigned long long)ev->seq);
+	p->printed++;
+	/* Stop at the limit: what is left stays in the ring. */
+	return p->left && !--p->left ? -ECANCELED : 0;
+}
+
+struct events_args {
+	struct mmiotrap_subscribe_opts sub;
+	const char *region;
+	__u64 count;
+	__u64 duration_ms;
+};
+
+static int parse_events(struct cli *cli, struct events_args *a)
+{
+	const char *word, *val;
+	__u64 n;
+
+	while ((word = cli_next(cli))) {
+		val = cli_next(cli);
+		if (cli_is(word, "--vm")) {
+			if (cli_u64(cli, word, val, &n))
+				return 1;
+			if (!n || n > 0x7fffffff)
+				return cli_error(cli, "bad --vm '%s': not a pid", val);
+			a->sub.vm = n;
+		} else if (cli_is(word, "--region")) {
+			if (!val)
+				return cli_error(cli, "--region needs a value");
+			a->region = val;
+		} else if (cli_is(word, "--count")) {
+			if (cli_u64(cli, word, val, &a->count))
+				return 1;
+			if (!a->count)
+				return cli_error(cli, "bad --count '%s': at least 1", val);
+		} else if (cli_is(word, "--duration")) {
+			if (cli_u64(cli, word, val, &n))
+				return 1;
+			if (!n || n > 86400 * 365)
+				return cli_error(cli, "bad --duration '%s': seconds, at least 1", val);
+			a->duration_ms = n * 1000;
+		} else {
+			return cli_error(cli, "unknown argument '%s' to events", word);
+		}
+	}
+	return 0;
+}
+
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+static int run(const struct cli *cli, struct mmiotrap_sub *sub, __u64 duration_ms)
+{
+	__u64 deadline = duration_ms ? now_ms() + duration_ms : 0;
+	int n, timeout = 100;
+
+	while (!stop) {
+		if (deadline) {
+			__u64 now = now_ms();
+
+			if (now >= deadline)
+				break;
+			timeout = deadline - now < 100 ? deadline - now : 100;
+		}
+		n = mmiotrap_sub_poll(sub, timeout);
+		if (n == -ECANCELED)
+			break;
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return cli_error(cli, "reading events: %s", strerror(-n));
+	}
+	return 0;
+}
+
+int do_events(struct cli *cli)
+{
+	struct events_args a = { .sub.sz = sizeof(a.sub) };
+	struct printer p = { .cli = cli };
+	struct mmiotrap_sub *sub = NULL;
+	struct mmiotrap_region r;
+	struct mmiotrap *mt;
+	int err;
+
+	if (parse_events(cli, &a) || cli_open(cli, &mt))
+		return 1;
+	err = a.region ? cli_region(cli, mt, a.region, &r) : 0;
+	if (!err) {
+		a.sub.region = a.region ? r.id : 0;
+		p.left = a.count;
+		err = mmiotrap_subscribe(&sub, mt, print_event, &p, &a.sub);
+		if (err == -EBUSY)
+			err = cli_error(cli, "another subscriber is reading the events of %s",
+					cli->opts.pin_root);
+		else if (err)
+			err = cli_error(cli, "cannot subscribe: %s", strerror(-err));
+	}
+	if (!err) {
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		err = run(cli, sub, a.duration_ms);
+	}
+	mmiotrap_sub_free(sub);
+	mmiotrap_close(mt);
+	return err;
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/* mmiotrap load | unload | status | doctor */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <linux/kvm.h>
+#include <linux/magic.h>
+#include "cli.h"
+
+static int no_args(struct cli *cli)
+{
+	const char *extra = cli_next(cli);
+
+	return extra ? cli_error(cli, "unexpected argument '%s'", extra) : 0;
+}
+
+static int bpffs_error(const struct cli *cli, int err)
+{
+	const char *root = cli->opts.pin_root;
+
+	if (err == -ENOTDIR)
+		return cli_error(cli, "pin root %s is not on a bpf filesystem", root);
+	return cli_error(cli, "bpffs is not mounted for %s and cannot be mounted at /sys/fs/bpf: %s",
+			 root, strerror(-err));
+}
+
+int do_load(struct cli *cli)
+{
+	const char *root = cli->opts.pin_root;
+	struct mmiotrap *mt;
+	const char *mode;
+	int err;
+
+	if (no_args(cli))
+		return 1;
+	err = mmiotrap_prepare_bpffs(root);
+	if (err)
+		return bpffs_error(cli, err);
+	err = mmiotrap_load(&cli->opts);
+	if (err && err != -EEXIST) {
+		if (err == -ENOTSUP)
+			return cli_error(cli, "this kernel has no kvm:kvm_mmio and kvm:kvm_pio tracepoints in its BTF");
+		return cli_error(cli, "cannot load at %s: %s", root, strerror(-err));
+	}
+	if (cli_open(cli, &mt))
+		return 1;
+	mode = mmiotrap_attach_mode_str(mmiotrap_attach_mode(mt));
+	mmiotrap_close(mt);
+	if (cli->json)
+		cli_json(cli, json_pack("{s:s, s:s, s:b}", "pin_root", root,
+					"attach_mode", mode, "changed", !err));
+	else if (err)
+		printf("already loaded at %s (attach mode %s); nothing changed\n", root, mode);
+	else
+		printf("loaded at %s (attach mode %s)\n", root, mode);
+	return 0;
+}
+
+int do_unload(struct cli *cli)
+{
+	const char *root = cli->opts.pin_root;
+	int err;
+
+	if (no_args(cli))
+		return 1;
+	err = mmiotrap_unload(&cli->opts);
+	if (err == -ENOENT)
+		return cli_error(cli, "not loaded at %s", root);
+	if (err == -ENOTEMPTY)
+		return cli_error(cli, "unloaded, but %s holds files mmiotrap did not make: left it", root);
+	if (err)
+		return cli_error(cli, "cannot unload %s: %s", root, strerror(-err));
+	if (cli->json)
+		cli_json(cli, json_pack("{s:s}", "unloaded", root));
+	else
+		printf("unloaded %s\n", root);
+	return 0;
+}
+
+int do_status(struct cli *cli)
+{
+	struct mmiotrap_region r;
+	struct mmiotrap *mt;
+	int regions = 0, stale = 0;
+	const char *mode;
+	__u32 id = 0;
+
+	if (no_args(cli) || cli_open(cli, &mt))
+		return 1;
+	while (!mmiotrap_region_next(mt, id, &r)) {
+		regions++;
+		stale += mmiotrap_region_stale(mt, &r);
+		id = r.id;
+	}
+	mode = mmiotrap_attach_mode_str(mmiotrap_attach_mode(mt));
+	if (cli->json)
+		cli_json(cli, json_pack("{s:s, s:b, s:s, s:i, s:i}", "pin_root",
+					mmiotrap_pin_root(mt), "loaded", 1, "attach_mode", mode,
+					"regions", regions, "stale_regions", stale));
+	else
+		printf("loaded at %s\nattach mode: %s\nregions: %d (%d stale)\n",
+		       mmiotrap_pin_root(mt), mode, regions, stale);
+	mmiotrap_close(mt);
+	return 0;
+}
+
+/* doctor: one check a line; a check that is not ok is what is missing. */
+struct report {
+	struct cli *cli;
+	json_t *checks;
+	bool ok;
+};
+
+static void check(struct report *rep, const char *name, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void check(struct report *rep, const char *name, bool ok, const char *fmt, ...)
+{
+	char detail[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	rep->ok &= ok;
+	if (rep->cli->json)
+		json_array_append_new(rep->checks, json_pack("{s:s, s:b, s:s}", "name", name,
+							     "ok", ok, "detail", detail));
+	else
+		printf("%-16s %-8s %s\n", name, ok ? "ok" : "MISSING", detail);
+}
+
+static bool fs_is(const char *path, long magic)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == magic;
+}
+
+static void check_kvm(struct report *rep)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int api;
+
+	if (fd < 0) {
+		check(rep, "kvm", false, "/dev/kvm: %s", strerror(errno));
+		return;
+	}
+	api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	check(rep, "kvm", api == KVM_API_VERSION, "/dev/kvm, API version %d", api);
+}
+
+static void check_tracepoints(struct report *rep)
+{
+	struct mmiotrap_tracepoints tp = { .sz = sizeof(tp) };
+	bool btf = !access("/sys/kernel/btf/vmlinux", R_OK);
+
+	check(rep, "btf", btf, "/sys/kernel/btf/vmlinux%s", btf ? "" : " missing");
+	if (!btf || mmiotrap_probe_tracepoints(&tp))
+		tp.kvm_mmio = tp.kvm_pio = false;
+	check(rep, "tp kvm_mmio", tp.kvm_mmio, "%s", !tp.kvm_mmio ? "not in BTF" :
+	      tp.mmio_val_is_ptr ? "value by pointer" : "value by value");
+	check(rep, "tp kvm_pio", tp.kvm_pio, "%s", !tp.kvm_pio ? "not in BTF" :
+	      tp.pio_has_data ? "with data" : "without data: events carry no value");
+}
+
+/* The lockdown level decides whether the trap may read the written value. */
+static void check_lockdown(struct report *rep)
+{
+	const char *path = "/sys/kernel/security/lockdown";
+	char buf[128] = "", *l, *r;
+	FILE *f;
+
+	if (!fs_is("/sys/kernel/security", SECURITYFS_MAGIC) && !geteuid())
+		mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL);
+	f = fopen(path, "re");
+	if (!f) {
+		check(rep, "lockdown", true, "none (%s: %s)", path, strerror(errno));
+		return;
+	}
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	l = strchr(buf, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!l || !r) {
+		check(rep, "lockdown", false, "cannot read %s", path);
+		return;
+	}
+	*r = '\0';
+	check(rep, "lockdown", strcmp(l + 1, "confidentiality"), "%s", l + 1);
+}
+
+static void check_attach(struct report *rep)
+{
+	enum mmiotrap_attach_mode mode, chosen = MMIOTRAP_ATTACH_NONE;
+	char name[32];
+	int err;
+
+	for (mode = MMIOTRAP_ATTACH_NONE + 1; mode < MMIOTRAP_ATTACH_MAX; mode++) {
+		snprintf(name, sizeof(name), "attach %s", mmiotrap_attach_mode_str(mode));
+		err = mmiotrap_probe_attach(mode);
+		if (!err && !chosen)
+			chosen = mode;
+		/* A mode that does not load is no fault while another one does. */
+		check(rep, name, true, "%s%s", err ? "does not load: " : "loads", err ? strerror(-err) : "");
+	}
+	check(rep, "attach mode", chosen, "%s", mmiotrap_attach_mode_str(chosen));
+}
+
+int do_doctor(struct cli *cli)
+{
+	struct report rep = { .cli = cli, .ok = true };
+	bool root = !geteuid();
+
+	if (no_args(cli))
+		return 1;
+	rep.checks = json_array();
+	check(&rep, "root", root, "%s", root ? "yes" : "no: load, region and events need root");
+	check_kvm(&rep);
+	check_tracepoints(&rep);
+	check(&rep, "bpffs", true, "%s", fs_is("/sys/fs/bpf", BPF_FS_MAGIC) ?
+	      "mounted at /sys/fs/bpf" : "not mounted at /sys/fs/bpf; load mounts it");
+	check(&rep, "tracefs", true, "%s", fs_is("/sys/kernel/tracing", TRACEFS_MAGIC) ?
+	      "mounted at /sys/kernel/tracing" : "not mounted; load mounts it");
+	check_lockdown(&rep);
+	if (root)
+		check_attach(&rep);
+	if (cli->json)
+		cli_json(cli, json_pack("{s:o, s:b}", "checks", rep.checks, "ok", rep.ok));
+	else
+		json_decref(rep.checks);
+	return !rep.ok;
+}

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* A handle on a loaded instance: its pinned maps, and how it is attached. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+
+/* The value size each map must have, so an older instance is refused. */
+static const __u32 map_value_size[NR_MAPS] = {
+	[MAP_REGIONS]	 = sizeof(struct mmiotrap_region),
+	[MAP_VMS]	 = sizeof(struct mmiotrap_vm),
+	[MAP_ADDR_INDEX] = sizeof(__u32),
+	[MAP_SLOTS]	 = sizeof(struct mmiotrap_slot),
+	[MAP_COUNTERS]	 = sizeof(struct mmiotrap_counters),
+	[MAP_TOTALS]	 = sizeof(struct mmiotrap_totals),
+	[MAP_EVENTS]	 = 0,
+};
+
+static int open_map(struct mmiotrap *mt, enum trap_map m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = pin_path(path, sizeof(path), mt->root, "maps", trap_map_names[m]);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	mt->map_fd[m] = fd;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	return info.value_size == map_value_size[m] ? 0 : -EPROTO;
+}
+
+/* The attach mode is whichever mode's links are pinned. */
+static enum mmiotrap_attach_mode pinned_mode(const char *root)
+{
+	char path[PATH_MAX];
+	int mode;
+
+	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
+		if (!pin_path(path, sizeof(path), root, "links", mode_progs[mode][0]) &&
+		    !access(path, F_OK))
+			return mode;
+	return MMIOTRAP_ATTACH_NONE;
+}
+
+int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
+{
+	const char *root = pin_root_of(opts);
+	char path[PATH_MAX];
+	struct mmiotrap *mt;
+	int i, err;
+
+	if (!OPTS_VALID(opts, struct mmiotrap_opts) || !mtp)
+		return -EINVAL;
+	if (strlen(root) >= sizeof(mt->root))
+		return -ENAMETOOLONG;
+	mt = calloc(1, sizeof(*mt));
+	if (!mt)
+		return -ENOMEM;
+	strcpy(mt->root, root);
+	mt->maps_dir_fd = -1;
+	for (i = 0; i < NR_MAPS; i++)
+		mt->map_fd[i] = -1;
+
+	err = pin_path(path, sizeof(path), root, "maps", NULL);
+	if (err)
+		goto cleanup;
+	mt->maps_dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mt->maps_dir_fd < 0) {
+		err = errno == ENOENT ? -ENOENT : -errno;
+		goto cleanup;
+	}
+	for (i = 0; i < NR_MAPS; i++) {
+		err = open_map(mt, i);
+		if (err)
+			goto cleanup;
+	}
+	mt->ncpus = libbpf_num_possible_cpus();
+	if (mt->ncpus < 0) {
+		err = mt->ncpus;
+		goto cleanup;
+	}
+	mt->mode = pinned_mode(root);
+	*mtp = mt;
+	return 0;
+
+cleanup:
+	mmiotrap_close(mt);
+	return err;
+}
+
+void mmiotrap_close(struct mmiotrap *mt)
+{
+	int i;
+
+	if (!mt)
+		return;
+	for (i = 0; i < NR_MAPS; i++)
+		if (mt->map_fd[i] >= 0)
+			close(mt->map_fd[i]);
+	if (mt->maps_dir_fd >= 0)
+		close(mt->maps_dir_fd);
+	free(mt);
+}
+
+const char *mmiotrap_pin_root(const struct mmiotrap *mt)
+{
+	return mt->root;
+}
+
+enum mmiotrap_attach_mode mmiotrap_attach_mode(const struct mmiotrap *mt)
+{
+	return mt->mode;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* libmmiotrap's private parts. */
+#ifndef MMIOTRAP_INTERNAL_H
+#define MMIOTRAP_INTERNAL_H
+
+#include <limits.h>
+#include "mmiotrap.h"
+
+/* The maps of bpf/trap.bpf.c, pinned as <pin root>/maps/<name>. */
+enum trap_map {
+	MAP_REGIONS,
+	MAP_VMS,
+	MAP_ADDR_INDEX,
+	MAP_SLOTS,
+	MAP_COUNTERS,
+	MAP_TOTALS,
+	MAP_EVENTS,
+	NR_MAPS,
+};
+
+extern const char *const trap_map_names[NR_MAPS];
+
+/* The programs of each attach mode, pinned as <pin root>/links/<name>. */
+#define MODE_MAX_PROGS	2
+extern const char *const mode_progs[MMIOTRAP_ATTACH_MAX][MODE_MAX_PROGS];
+
+struct mmiotrap {
+	char root[PATH_MAX];
+	int maps_dir_fd;	/* flock: held while regions change */
+	int map_fd[NR_MAPS];
+	int ncpus;
+	enum mmiotrap_attach_mode mode;
+};
+
+#define OPTS_VALID(opts, type) \
+	(!(opts) || ((opts)->sz >= offsetofend(type, sz) && (opts)->sz <= sizeof(type)))
+#define OPTS_GET(opts, field, fallback) \
+	((opts) && (opts)->sz >= offsetofend(typeof(*(opts)), field) ? (opts)->field : (fallback))
+#define offsetofend(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+
+/* pinroot.c */
+const char *pin_root_of(const struct mmiotrap_opts *opts);
+int pin_path(char *buf, size_t size, const char *root, const char *dir, const char *name);
+int tracefs_prepare(void);
+
+/* proc.c */
+int proc_start_ticks(__u32 pid, __u64 *ticks);
+
+#endif /* MMIOTRAP_INTERNAL_H */

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Regions: the table the trap looks writes up in. A region is a value in
+ * the regions array, its VMM in the vms hash, and its address range split
+ * into aligned blocks in the addr_index trie. Adding writes the index last
+ * and deleting removes it first, so the trap never finds a half-made region.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+
+#define MAX_BLOCKS	128
+
+struct block {
+	__u64 addr;
+	int order;	/* the block is 1 << order bytes */
+};
+
+/* [addr, addr + len) as maximal aligned power-of-two blocks. */
+static int split_blocks(__u64 addr, __u64 len, struct block *b)
+{
+	int n = 0, order;
+
+	while (len) {
+		order = 63 - __builtin_clzll(len);
+		if (addr && __builtin_ctzll(addr) < order)
+			order = __builtin_ctzll(addr);
+		b[n].addr = addr;
+		b[n++].order = order;
+		addr += 1ULL << order;
+		len -= 1ULL << order;
+	}
+	return n;
+}
+
+static struct mmiotrap_index_key block_key(const struct mmiotrap_region *r,
+					   const struct block *b)
+{
+	return (struct mmiotrap_index_key) {
+		.prefixlen = MMIOTRAP_INDEX_FIXED_BITS + 64 - b->order,
+		.vm = r->vm,
+		.bus = r->bus,
+		.addr_be = htobe64(b->addr),
+	};
+}
+
+static void index_remove(struct mmiotrap *mt, const struct mmiotrap_region *r, int upto)
+{
+	struct block b[MAX_BLOCKS];
+	struct mmiotrap_index_key key;
+	int i, n = split_blocks(r->addr, r->len, b);
+
+	for (i = 0; i < n && i < upto; i++) {
+		key = block_key(r, &b[i]);
+		bpf_map_delete_elem(mt->map_fd[MAP_ADDR_INDEX], &key);
+	}
+}
+
+static int index_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
+{
+	struct block b[MAX_BLOCKS];
+	struct mmiotrap_index_key key;
+	int i, n = split_blocks(r->addr, r->len, b);
+
+	for (i = 0; i < n; i++) {
+		key = block_key(r, &b[i]);
+		if (bpf_map_update_elem(mt->map_fd[MAP_ADDR_INDEX], &key, &r->id, BPF_NOEXIST)) {
+			int err = errno == E2BIG ? -ENOSPC : -errno;
+
+			index_remove(mt, r, i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int mmiotrap_region_get(struct mmiotrap *mt, __u32 id, struct mmiotrap_region *r)
+{
+	if (!id || id >= MMIOTRAP_MAX_REGIONS)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(mt->map_fd[MAP_REGIONS], &id, r))
+		return -errno;
+	return r->len ? 0 : -ENOENT;
+}
+
+int mmiotrap_region_next(struct mmiotrap *mt, __u32 prev, struct mmiotrap_region *r)
+{
+	__u32 id;
+	int err;
+
+	for (id = prev + 1; id < MMIOTRAP_MAX_REGIONS; id++) {
+		err = mmiotrap_region_get(mt, id, r);
+		if (err != -ENOENT)
+			return err;
+	}
+	return -ENOENT;
+}
+
+int mmiotrap_region_find(struct mmiotrap *mt, const char *name, struct mmiotrap_region *r)
+{
+	__u32 id = 0;
+
+	if (!name || !*name)
+		return -ENOENT;
+	while (!mmiotrap_region_next(mt, id, r)) {
+		if (!strncmp(r->name, name, sizeof(r->name)))
+			return 0;
+		id = r->id;
+	}
+	return -ENOENT;
+}
+
+static int vm_get(struct mmiotrap *mt, __u32 pid, struct mmiotrap_vm *vm)
+{
+	return bpf_map_lookup_elem(mt->map_fd[MAP_VMS], &pid, vm) ? -errno : 0;
+}
+
+bool mmiotrap_region_stale(struct mmiotrap *mt, const struct mmiotrap_region *r)
+{
+	struct mmiotrap_vm vm;
+	__u64 ticks;
+
+	return vm_get(mt, r->vm, &vm) || proc_start_ticks(r->vm, &ticks) ||
+	       ticks != vm.start_ticks;
+}
+
+/* Each id's counters start from zero, whatever the id's last region left. */
+static int reset_id(struct mmiotrap *mt, __u32 id)
+{
+	struct mmiotrap_slot slot = {};
+	void *zeros;
+	int err = 0;
+
+	zeros = calloc(mt->ncpus, sizeof(struct mmiotrap_counters));
+	if (!zeros)
+		return -ENOMEM;
+	if (bpf_map_update_elem(mt->map_fd[MAP_COUNTERS], &id, zeros, 0) ||
+	    bpf_map_update_elem(mt->map_fd[MAP_SLOTS], &id, &slot, 0))
+		err = -errno;
+	free(zeros);
+	return err;
+}
+
+/* The vms entry counts its regions and knows which buses they are on. */
+static int vm_update(struct mmiotrap *mt, __u32 pid)
+{
+	struct mmiotrap_vm vm = {};
+	struct mmiotrap_region r;
+	__u32 id = 0, buses = 0, regions = 0;
+
+	while (!mmiotrap_region_next(mt, id, &r)) {
+		if (r.vm == pid) {
+			buses |= 1U << r.bus;
+			regions++;
+		}
+		id = r.id;
+	}
+	if (!regions) {
+		if (bpf_map_delete_elem(mt->map_fd[MAP_VMS], &pid) && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	if (vm_get(mt, pid, &vm) && proc_start_ticks(pid, &vm.start_ticks))
+		return -ESRCH;
+	vm.buses = buses;
+	vm.regions = regions;
+	return bpf_map_update_elem(mt->map_fd[MAP_VMS], &pid, &vm, 0) ? -errno : 0;
+}
+
+static int region_remove(struct mmiotrap *mt, const struct mmiotrap_region *r)
+{
+	struct mmiotrap_region empty = {};
+	__u32 id = r->id;
+
+	index_remove(mt, r, MAX_BLOCKS);
+	if (bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0))
+		return -errno;
+	return vm_update(mt, r->vm);
+}
+
+/* Regions of an exited process whose pid @pid names again can never match. */
+static int prune_stale(struct mmiotrap *mt, __u32 pid, __u64 ticks)
+{
+	struct mmiotrap_region r;
+	struct mmiotrap_vm vm;
+	__u32 id = 0;
+	int err;
+
+	if (vm_get(mt, pid, &vm) || vm.start_ticks == ticks)
+		return 0;
+	while (!mmiotrap_region_next(mt, id, &r)) {
+		id = r.id;
+		if (r.vm != pid)
+			continue;
+		err = region_remove(mt, &r);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool valid_name(const char *name)
+{
+	size_t i;
+
+	if (!isalpha((unsigned char)name[0]))
+		return false;
+	for (i = 1; name[i]; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+			return false;
+	return true;
+}
+
+static int check_opts(const struct mmiotrap_region_opts *o)
+{
+	__u64 end = o->bus == MMIOTRAP_BUS_PIO ? 0x10000 : 0;
+
+	if (!o->len || (o->widths & ~MMIOTRAP_WIDTHS_ALL))
+		return -EINVAL;
+	if (o->bus != MMIOTRAP_BUS_MMIO && o->bus != MMIOTRAP_BUS_PIO)
+		return -EINVAL;
+	/* MMIO may reach the very top of the 64-bit space; PIO ends at 64K. */
+	if (end ? o->addr >= end || o->len > end - o->addr : o->len - 1 > ~0ULL - o->addr)
+		return -ERANGE;
+	if (o->name && strlen(o->name) >= MMIOTRAP_NAME_LEN)
+		return -ENAMETOOLONG;
+	if (o->name && *o->name && !valid_name(o->name))
+		return -EINVAL;
+	return 0;
+}
+
+static bool overlaps(const struct mmiotrap_region *r, const struct mmiotrap_region_opts *o)
+{
+	if (r->vm != o->vm || r->bus != o->bus)
+		return false;
+	return o->addr - r->addr < r->len || r->addr - o->addr < o->len;
+}
+
+/*
+ * What an add would conflict with, ignoring regions about to be pruned;
+ * sets *free_id to the lowest id left for it.
+ */
+static int check_conflicts(struct mmiotrap *mt, const struct mmiotrap_region_opts *o,
+			   __u64 ticks, __u32 *free_id)
+{
+	struct mmiotrap_region r;
+	bool used[MMIOTRAP_MAX_REGIONS] = { true };
+	struct mmiotrap_vm vm;
+	bool pruning;
+	__u32 id = 0;
+
+	pruning = !vm_get(mt, o->vm, &vm) && vm.start_ticks != ticks;
+	while (!mmiotrap_region_next(mt, id, &r)) {
+		id = r.id;
+		if (pruning && r.vm == o->vm)
+			continue;
+		used[id] = true;
+		if (o->name && *o->name && !strncmp(r.name, o->name, sizeof(r.name)))
+			return -EEXIST;
+		if (overlaps(&r, o))
+			return -EADDRINUSE;
+	}
+	for (id = 1; id < MMIOTRAP_MAX_REGIONS; id++) {
+		if (!used[id]) {
+			*free_id = id;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
+{
+	struct mmiotrap_region empty = {};
+	__u32 id = r->id;
+	int err;
+
+	err = reset_id(mt, id);
+	if (err)
+		return err;
+	if (bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, r, 0))
+		return -errno;
+	err = vm_update(mt, r->vm);
+	if (!err)
+		err = index_insert(mt, r);
+	if (err) {
+		bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0);
+		vm_update(mt, r->vm);
+	}
+	return err;
+}
+
+int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts)
+{
+	struct mmiotrap_region_opts o = {};
+	struct mmiotrap_region r = {};
+	__u64 ticks;
+	__u32 id;
+	int err;
+
+	if (!opts || !OPTS_VALID(opts, struct mmiotrap_region_opts))
+		return -EINVAL;
+	memcpy(&o, opts, opts->sz);
+	err = check_opts(&o);
+	if (err)
+		return err;
+	err = proc_start_ticks(o.vm, &ticks);
+	if (err)
+		return err;
+	if (flock(mt->maps_dir_fd, LOCK_EX))
+		return -errno;
+	err = check_conflicts(mt, &o, ticks, &id);
+	if (!err)
+		err = prune_stale(mt, o.vm, ticks);
+	if (!err) {
+		r.addr = o.addr;
+		r.len = o.len;
+		r.id = id;
+		r.vm = o.vm;
+		r.bus = o.bus;
+		r.widths = o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL;
+		r.decoder = MMIOTRAP_DECODER_RAW;
+		r.action = MMIOTRAP_ACTION_RING;
+		if (o.name)
+			strncpy(r.name, o.name, sizeof(r.name) - 1);
+		err = region_insert(mt, &r);
+	}
+	flock(mt->maps_dir_fd, LOCK_UN);
+	return err ? err : (int)id;
+}
+
+int mmiotrap_region_del(struct mmiotrap *mt, __u32 id)
+{
+	struct mmiotrap_region r;
+	int err;
+
+	if (flock(mt->maps_dir_fd, LOCK_EX))
+		return -errno;
+	err = mmiotrap_region_get(mt, id, &r);
+	if (!err)
+		err = region_remove(mt, &r);
+	flock(mt->maps_dir_fd, LOCK_UN);
+	return err;
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Load the trap: read the tracepoints' prototypes from BTF, pick the first
+ * attach mode the kernel accepts, attach, and pin maps and links under the
+ * pin root so that the trap outlives this process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "trap.skel.h"
+
+const char *const trap_map_names[NR_MAPS] = {
+	[MAP_REGIONS]	 = "regions",
+	[MAP_VMS]	 = "vms",
+	[MAP_ADDR_INDEX] = "addr_index",
+	[MAP_SLOTS]	 = "slots",
+	[MAP_COUNTERS]	 = "counters",
+	[MAP_TOTALS]	 = "totals",
+	[MAP_EVENTS]	 = "events",
+};
+
+/* In order of preference: fentry sees every bus write with one program. */
+const char *const mode_progs[MMIOTRAP_ATTACH_MAX][MODE_MAX_PROGS] = {
+	[MMIOTRAP_ATTACH_FENTRY] = { "fentry_io_bus_write" },
+	[MMIOTRAP_ATTACH_TP_BTF] = { "tp_btf_mmio", "tp_btf_pio" },
+	[MMIOTRAP_ATTACH_RAW_TP] = { "raw_tp_mmio", "raw_tp_pio" },
+};
+
+const char *mmiotrap_attach_mode_str(enum mmiotrap_attach_mode mode)
+{
+	static const char *const names[MMIOTRAP_ATTACH_MAX] = {
+		[MMIOTRAP_ATTACH_NONE]	 = "none",
+		[MMIOTRAP_ATTACH_FENTRY] = "fentry",
+		[MMIOTRAP_ATTACH_TP_BTF] = "tp_btf",
+		[MMIOTRAP_ATTACH_RAW_TP] = "raw_tp",
+	};
+
+	return mode < MMIOTRAP_ATTACH_MAX ? names[mode] : "unknown";
+}
+
+static bool mode_has_prog(enum mmiotrap_attach_mode mode, const char *name)
+{
+	int i;
+
+	for (i = 0; i < MODE_MAX_PROGS && mode_progs[mode][i]; i++)
+		if (!strcmp(mode_progs[mode][i], name))
+			return true;
+	return false;
+}
+
+/* The function prototype behind btf_trace_<tp>, from vmlinux or the kvm module. */
+static const struct btf_type *tp_proto(struct btf *btf, const char *tp)
+{
+	char name[64];
+	const struct btf_type *t;
+	int id;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+	if (id < 0)
+		return NULL;
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	if (!t || !btf_is_ptr(t))
+		return NULL;
+	t = btf__type_by_id(btf, t->type);
+	return t && btf_is_func_proto(t) ? t : NULL;
+}
+
+static void read_tracepoints(struct btf *btf, struct mmiotrap_tracepoints *tp)
+{
+	const struct btf_type *mmio = tp_proto(btf, "kvm_mmio");
+	const struct btf_type *pio = tp_proto(btf, "kvm_pio");
+	const struct btf_type *arg;
+
+	if (mmio && btf_vlen(mmio) == 5) {
+		tp->kvm_mmio = true;
+		arg = btf__type_by_id(btf, btf_params(mmio)[4].type);
+		tp->mmio_val_is_ptr = arg && btf_is_ptr(arg);
+	}
+	/* (void *, rw, port, size, count[, data]) */
+	if (pio && btf_vlen(pio) >= 5) {
+		tp->kvm_pio = true;
+		tp->pio_has_data = btf_vlen(pio) >= 6;
+	}
+}
+
+int mmiotrap_probe_tracepoints(struct mmiotrap_tracepoints *tp)
+{
+	struct btf *vmlinux, *kvm;
+	size_t sz;
+
+	if (!tp || tp->sz < offsetofend(struct mmiotrap_tracepoints, sz))
+		return -EINVAL;
+	sz = tp->sz < sizeof(*tp) ? tp->sz : sizeof(*tp);
+	memset((char *)tp + sizeof(tp->sz), 0, sz - sizeof(tp->sz));
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return -errno;
+	read_tracepoints(vmlinux, tp);
+	if (!tp->kvm_mmio) {
+		kvm = btf__load_module_btf("kvm", vmlinux);
+		if (kvm) {
+			read_tracepoints(kvm, tp);
+			btf__free(kvm);
+		}
+	}
+	btf__free(vmlinux);
+	return 0;
+}
+
+static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
+{
+	struct mmiotrap_tracepoints tp = { .sz = sizeof(tp) };
+	struct bpf_program *prog;
+	struct trap_bpf *skel;
+	long tick;
+	int err;
+
+	err = mmiotrap_probe_tracepoints(&tp);
+	if (err)
+		return err;
+	if (!tp.kvm_mmio || !tp.kvm_pio)
+		return -ENOTSUP;
+	skel = trap_bpf__open();
+	if (!skel)
+		return -errno;
+	tick = sysconf(_SC_CLK_TCK);
+	skel->rodata->mmio_val_is_ptr = tp.mmio_val_is_ptr;
+	skel->rodata->pio_has_data = tp.pio_has_data;
+	skel->rodata->ns_per_tick = 1000000000 / (tick > 0 ? tick : 100);
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, mode_has_prog(mode, bpf_program__name(prog)));
+	err = trap_bpf__load(skel);
+	if (err) {
+		trap_bpf__destroy(skel);
+		return err;
+	}
+	*skelp = skel;
+	return 0;
+}
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+/* Load failures are expected while probing; libbpf need not print them. */
+static int open_quietly(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
+{
+	libbpf_print_fn_t old = libbpf_set_print(silent_print);
+	int err = open_mode(skelp, mode);
+
+	libbpf_set_print(old);
+	return err;
+}
+
+int mmiotrap_probe_attach(enum mmiotrap_attach_mode mode)
+{
+	struct trap_bpf *skel;
+	int err;
+
+	if (mode <= MMIOTRAP_ATTACH_NONE || mode >= MMIOTRAP_ATTACH_MAX)
+		return -EINVAL;
+	err = open_quietly(&skel, mode);
+	if (!err)
+		trap_bpf__destroy(skel);
+	return err;
+}
+
+static void unpin_all(const char *root)
+{
+	char path[PATH_MAX];
+	int mode, i;
+
+	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
+		for (i = 0; i < MODE_MAX_PROGS && mode_progs[mode][i]; i++)
+			if (!pin_path(path, sizeof(path), root, "links", mode_progs[mode][i]))
+				unlink(path);
+	for (i = 0; i < NR_MAPS; i++)
+		if (!pin_path(path, sizeof(path), root, "maps", trap_map_names[i]))
+			unlink(path);
+	if (!pin_path(path, sizeof(path), root, "links", NULL))
+		rmdir(path);
+	if (!pin_path(path, sizeof(path), root, "maps", NULL))
+		rmdir(path);
+}
+
+static int make_dirs(const char *root)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if (mkdir(root, 0700) && errno != EEXIST)
+		return -errno;
+	err = pin_path(path, sizeof(path), root, "maps", NULL);
+	if (err)
+		return err;
+	if (mkdir(path, 0700))
+		return errno == EEXIST ? -EEXIST : -errno;
+	err = pin_path(path, sizeof(path), root, "links", NULL);
+	if (err)
+		return err;
+	if (mkdir(path, 0700))
+		return errno == EEXIST ? -EEXIST : -errno;
+	return 0;
+}
+
+static int pin_maps(struct trap_bpf *skel, const char *root)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		err = pin_path(path, sizeof(path), root, "maps", bpf_map__name(map));
+		if (!err)
+			err = bpf_map__pin(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int attach_and_pin(struct trap_bpf *skel, const char *root)
+{
+	char path[PATH_MAX];
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	int err;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link)
+			return -errno;
+		err = pin_path(path, sizeof(path), root, "links", bpf_program__name(prog));
+		if (!err)
+			err = bpf_link__pin(link, path);
+		/* Pinned, the link stays attached after this reference goes. */
+		bpf_link__destroy(link);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool is_loaded(const char *root)
+{
+	char path[PATH_MAX];
+
+	return !pin_path(path, sizeof(path), root, "maps", NULL) && !access(path, F_OK);
+}
+
+int mmiotrap_load(const struct mmiotrap_opts *opts)
+{
+	const char *root = pin_root_of(opts);
+	struct trap_bpf *skel = NULL;
+	int mode, err;
+	bool made_root;
+
+	if (!OPTS_VALID(opts, struct mmiotrap_opts))
+		return -EINVAL;
+	err = mmiotrap_prepare_bpffs(root);
+	if (err)
+		return err;
+	if (is_loaded(root))
+		return -EEXIST;
+	err = tracefs_prepare();
+	if (err)
+		return err;
+	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++) {
+		err = open_quietly(&skel, mode);
+		if (!err)
+			break;
+	}
+	if (err)
+		return err;
+	made_root = access(root, F_OK) != 0;
+	err = make_dirs(root);
+	if (!err)
+		err = pin_maps(skel, root);
+	if (!err)
+		err = attach_and_pin(skel, root);
+	if (err) {
+		if (err != -EEXIST) {
+			unpin_all(root);
+			if (made_root)
+				rmdir(root);
+		}
+	}
+	trap_bpf__destroy(skel);
+	return err;
+}
+
+int mmiotrap_unload(const struct mmiotrap_opts *opts)
+{
+	const char *root = pin_root_of(opts);
+
+	if (!OPTS_VALID(opts, struct mmiotrap_opts))
+		return -EINVAL;
+	if (!is_loaded(root))
+		return -ENOENT;
+	unpin_all(root);
+	return rmdir(root) ? -errno : 0;
+}

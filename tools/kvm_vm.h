@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tiny KVM VMM library in the spirit of tools/testing/selftests/kvm:
+ * one VM, one RAM memslot at guest physical 0, one vCPU in flat 32-bit
+ * protected mode. Every function returns 0 or -errno and records in
+ * vm->err_op what failed, so that the caller can print the error.
+ */
+#ifndef MMIOTRAP_KVM_VM_H
+#define MMIOTRAP_KVM_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+/* Guest RAM spans [0, KVM_VM_RAM_SIZE); everything above it is MMIO. */
+#define KVM_VM_RAM_SIZE		(1U << 20)
+
+struct kvm_vm {
+	int kvm_fd;		/* /dev/kvm */
+	int vm_fd;		/* for VM ioctls, e.g. KVM_IOEVENTFD */
+	int vcpu_fd;
+	struct kvm_run *run;	/* the vCPU's shared exit information */
+	size_t run_size;
+	void *ram;		/* host mapping of guest physical 0 */
+	const char *err_op;	/* operation that failed last */
+};
+
+int kvm_vm_create(struct kvm_vm *vm);
+void kvm_vm_destroy(struct kvm_vm *vm);
+int kvm_vm_write(struct kvm_vm *vm, uint32_t gpa, const void *src, size_t len);
+int kvm_vcpu_set_entry(struct kvm_vm *vm, uint32_t rip, uint32_t rsp,
+		       uint32_t eax);
+int kvm_vcpu_run(struct kvm_vm *vm);
+
+#endif /* MMIOTRAP_KVM_VM_H */
