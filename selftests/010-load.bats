@@ -1,0 +1,144 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# load, unload, status, doctor: idempotence, and nothing left behind.
+
+setup() {
+	load helper
+	require_kernel
+}
+
+teardown() {
+	unload_all
+}
+
+@test "load attaches tp_btf programs and pins maps and links" {
+	run "$MT" load
+	assert_success
+	assert_output "loaded at $MMIOTRAP_PIN_ROOT (attach mode tp_btf)"
+	run ls "$MMIOTRAP_PIN_ROOT/maps"
+	assert_output "$(printf '%s\n' addr_index counters events regions slots totals vms)"
+	run ls "$MMIOTRAP_PIN_ROOT/links"
+	assert_output "$(printf '%s\n' tp_btf_mmio tp_btf_pio)"
+	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio"
+	assert_output --partial "tp 'kvm_mmio'"
+	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_pio"
+	assert_output --partial "tp 'kvm_pio'"
+}
+
+@test "a second load says it is loaded and changes nothing" {
+	"$MT" load
+	before=$(bpftool -j link show | jq -c '[.[] | .id]')
+	run "$MT" load
+	assert_success
+	assert_output "already loaded at $MMIOTRAP_PIN_ROOT (attach mode tp_btf); nothing changed"
+	assert_equal "$(bpftool -j link show | jq -c '[.[] | .id]')" "$before"
+	run "$MT" -j load
+	assert_output "{\"pin_root\":\"$MMIOTRAP_PIN_ROOT\",\"attach_mode\":\"tp_btf\",\"changed\":false}"
+}
+
+@test "unload detaches and removes every pin it made" {
+	"$MT" load
+	links=$(bpftool -j link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio" | jq .id)
+	run "$MT" unload
+	assert_success
+	assert_output "unloaded $MMIOTRAP_PIN_ROOT"
+	[ ! -e "$MMIOTRAP_PIN_ROOT" ]
+	run bpftool link show id "$links"
+	assert_failure
+}
+
+@test "unload removes only its own pins" {
+	"$MT" load
+	bpftool map create "$MMIOTRAP_PIN_ROOT/foreign" type array key 4 value 4 entries 1 name foreign
+	run "$MT" unload
+	assert_failure
+	assert_output "mmiotrap: unloaded, but $MMIOTRAP_PIN_ROOT holds files mmiotrap did not make: left it"
+	run ls "$MMIOTRAP_PIN_ROOT"
+	assert_output "foreign"
+	rm "$MMIOTRAP_PIN_ROOT/foreign"
+	rmdir "$MMIOTRAP_PIN_ROOT"
+}
+
+@test "status reports the attach mode and regions" {
+	"$MT" load
+	run "$MT" status
+	assert_success
+	assert_output "$(printf 'loaded at %s\nattach mode: tp_btf\nregions: 0 (0 stale)' "$MMIOTRAP_PIN_ROOT")"
+	run "$MT" -j status
+	assert_output "{\"pin_root\":\"$MMIOTRAP_PIN_ROOT\",\"loaded\":true,\"attach_mode\":\"tp_btf\",\"regions\":0,\"stale_regions\":0}"
+}
+
+@test "doctor reports each kernel feature on a line and chooses tp_btf" {
+	run "$MT" doctor
+	assert_success
+	for name in root kvm btf 'tp kvm_mmio' 'tp kvm_pio' bpffs tracefs lockdown 'attach fentry' 'attach tp_btf' 'attach raw_tp'; do
+		assert_line --regexp "^$name +ok "
+	done
+	assert_line --regexp '^attach mode +ok +tp_btf$'
+	run "$MT" -j doctor
+	assert_success
+	[ "$(jq -r '.ok' <<<"$output")" = true ]
+	[ "$(jq -r '.checks[] | select(.name == "attach mode") | .detail' <<<"$output")" = tp_btf ]
+}
+
+@test "every command but load says so when nothing is loaded" {
+	for cmd in unload status "region list" "region del x" stats "events --count 1" \
+		   "region add --vm $$ --mmio 0xd0000000 --len 4"; do
+		run $MT $cmd
+		assert_failure
+		if [ "$cmd" = unload ]; then
+			assert_output "mmiotrap: not loaded at $MMIOTRAP_PIN_ROOT"
+		else
+			assert_output "mmiotrap: not loaded at $MMIOTRAP_PIN_ROOT (run 'mmiotrap load')"
+		fi
+	done
+	run "$MT" -j stats
+	assert_failure
+	assert_output "{\"error\":\"not loaded at $MMIOTRAP_PIN_ROOT (run 'mmiotrap load')\"}"
+}
+
+@test "commands that change or read the trap refuse to run without root" {
+	"$MT" load
+	for cmd in load unload status "region list" "region add" "region del" stats events; do
+		run setpriv --reuid=65534 --regid=65534 --clear-groups "$MT" $cmd x
+		assert_failure
+		assert_output "mmiotrap: '${cmd##* }' needs root"
+	done
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$MT" doctor
+	assert_failure
+	assert_line --regexp '^root +MISSING +no'
+	[ -e "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio" ]
+}
+
+@test "a pin root outside bpffs is refused and nothing is made" {
+	run "$MT" --pin-root "$BATS_TEST_TMPDIR/pins" load
+	assert_failure
+	assert_output "mmiotrap: pin root $BATS_TEST_TMPDIR/pins is not on a bpf filesystem"
+	[ ! -e "$BATS_TEST_TMPDIR/pins" ]
+}
+
+@test "load mounts bpffs when missing, and says so when it cannot" {
+	# A mount namespace of its own: bpffs unmounted, then made unmountable.
+	run unshare -m sh -c "umount /sys/fs/bpf && '$MT' load >/dev/null &&
+		mountpoint -q /sys/fs/bpf && '$MT' unload"
+	assert_success
+	run unshare -m sh -c "mount -t tmpfs -o ro,size=64k none /sys/fs && exec '$MT' load"
+	assert_failure
+	assert_output "mmiotrap: bpffs is not mounted for $MMIOTRAP_PIN_ROOT and cannot be mounted at /sys/fs/bpf: No such file or directory"
+	[ ! -e "$MMIOTRAP_PIN_ROOT" ]
+}
+
+@test "unknown commands and arguments get one line and a failure" {
+	run "$MT" frobnicate
+	assert_failure
+	assert_output "mmiotrap: unknown command 'frobnicate' (try 'mmiotrap help')"
+	run "$MT" region frob
+	assert_failure
+	assert_output "mmiotrap: unknown region command 'frob' (try 'mmiotrap region help')"
+	run "$MT" load now
+	assert_failure
+	assert_output "mmiotrap: unexpected argument 'now'"
+	run "$MT" region help
+	assert_success
+	assert_output "Usage: mmiotrap [-j|-p] [--pin-root DIR] region { add | del | list | help }"
+}

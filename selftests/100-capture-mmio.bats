@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# MMIO doorbell writes of a real guest, captured with exact values, in order,
+# each region's seq counting from 0 without a gap.
+
+N=1000
+BASE=0xd0000000
+
+setup_file() {
+	load helper
+	require_kernel
+	"$MT" load
+}
+
+teardown_file() {
+	load helper
+	unload_all
+}
+
+setup() {
+	load helper
+}
+
+teardown() {
+	del_regions
+}
+
+@test "$N one-byte MMIO writes are captured in order" {
+	capture mmio $BASE 1 $N 0xf0 3
+}
+
+@test "$N two-byte MMIO writes are captured in order" {
+	capture mmio $BASE 2 $N 0xfff0 0x101
+}
+
+@test "$N four-byte MMIO writes are captured in order" {
+	capture mmio $BASE 4 $N 0xfffffff0 0x01010101
+}
+
+@test "writes of a width the region does not accept are counted as skipped, not captured" {
+	vmm_start vm mmio:$BASE:2:10:1 mmio:$BASE:4:5:100
+	"$MT" region add --vm "$vm_pid" --mmio $BASE --len 4 --width 4
+	events_start "$BATS_TEST_TMPDIR/ev" --count 5 --duration 60
+	vmm_go vm
+	events_wait
+	check_events "$BATS_TEST_TMPDIR/ev" --vm "$vm_pid" --region 1 --bus mmio \
+		--addr $BASE --width 4 --count 5 --start 100
+	run "$MT" -j stats
+	assert_equal "$(jq -c '.regions[0] | [.matched, .emitted, .skipped]' <<<"$output")" "[5,5,10]"
+}
+
+@test "writes beside a region are not captured, and count as unmatched" {
+	vmm_start vm mmio:$((BASE - 4)):4:7 mmio:$((BASE + 8)):4:9 mmio:$((BASE + 4)):4:3:42
+	"$MT" region add --vm "$vm_pid" --mmio $BASE --len 8
+	before=$("$MT" -j stats | jq .totals.unmatched)
+	events_start "$BATS_TEST_TMPDIR/ev" --count 3 --duration 60
+	vmm_go vm
+	events_wait
+	check_events "$BATS_TEST_TMPDIR/ev" --vm "$vm_pid" --region 1 --bus mmio \
+		--addr $((BASE + 4)) --width 4 --count 3 --start 42
+	after=$("$MT" -j stats | jq .totals.unmatched)
+	[ $((after - before)) -ge 16 ] || fail "wanted at least 16 more unmatched, got $((after - before))"
+}
+
+@test "several regions each count their own seq from 0" {
+	vmm_start vm mmio:$BASE:4:20:0 mmio:0xfebf1000:4:30:500 mmio:$BASE:4:5:20
+	"$MT" region add --vm "$vm_pid" --mmio $BASE --len 4 --name a
+	"$MT" region add --vm "$vm_pid" --mmio 0xfebf1000 --len 0x1000 --name b
+	events_start "$BATS_TEST_TMPDIR/ev" --count 55 --duration 60
+	vmm_go vm
+	events_wait
+	jq -c 'select(.region == 1)' "$BATS_TEST_TMPDIR/ev" >"$BATS_TEST_TMPDIR/a"
+	jq -c 'select(.region == 2)' "$BATS_TEST_TMPDIR/ev" >"$BATS_TEST_TMPDIR/b"
+	check_events "$BATS_TEST_TMPDIR/a" --vm "$vm_pid" --region 1 --bus mmio --addr $BASE --width 4 --count 25
+	check_events "$BATS_TEST_TMPDIR/b" --vm "$vm_pid" --region 2 --bus mmio --addr 0xfebf1000 \
+		--width 4 --count 30 --start 500
+	# The ring keeps the guest's order across regions.
+	assert_equal "$(jq -s -c '[.[].region] | [.[0], .[19], .[20], .[49], .[50]]' "$BATS_TEST_TMPDIR/ev")" "[1,1,2,2,1]"
+}

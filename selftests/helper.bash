@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: GPL-2.0
+# Loaded by every suite's setup: the binaries, a pin root of the suite's
+# own, a test VMM that waits for a go, and the kernel checks.
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+BUILD=${MMIOTRAP_BUILD:-$BATS_TEST_DIRNAME/../build}
+MT=$BUILD/mmiotrap
+VMM=$BUILD/mmiotrap-testvmm
+SUITE=$(basename "$BATS_TEST_FILENAME" .bats)
+# Every suite pins under its own root, and the environment makes it the default.
+export MMIOTRAP_PIN_ROOT=/sys/fs/bpf/mmiotrap-test-$SUITE
+
+# A missing kernel feature skips, but not in CI, where it fails.
+require() {
+	if [ "${MMIOTRAP_REQUIRE_KERNEL:-0}" = 1 ]; then
+		fail "MMIOTRAP_REQUIRE_KERNEL=1 and $*"
+	fi
+	skip "$*"
+}
+
+require_kernel() {
+	[ "$(id -u)" = 0 ] || require "these tests need root"
+	[ -w /dev/kvm ] || require "no usable /dev/kvm"
+	"$MT" -j doctor >/dev/null || require "the kernel lacks what mmiotrap needs: $("$MT" doctor | grep MISSING)"
+}
+
+# Pins and attached programs of this suite's root must not outlive it.
+unload_all() {
+	"$MT" unload >/dev/null 2>&1 || true
+	[ ! -e "$MMIOTRAP_PIN_ROOT" ] || fail "pins left at $MMIOTRAP_PIN_ROOT: $(ls -R "$MMIOTRAP_PIN_ROOT")"
+}
+
+# vmm_start NAME STEP...: a test VMM that has made its VM and waits for
+# vmm_go NAME; its pid is in $NAME_pid and its output in $BATS_TEST_TMPDIR/NAME.out.
+vmm_start() {
+	local name=$1
+	shift
+	mkfifo "$BATS_TEST_TMPDIR/$name.go"
+	"$VMM" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" 3>&- &
+	printf -v "${name}_pid" %s $!
+}
+
+# vmm_go NAME: let it run, wait for it, and check it saw every write exit.
+vmm_go() {
+	local name=$1 pid_var=${1}_pid status=0
+	echo go >"$BATS_TEST_TMPDIR/$name.go"
+	wait "${!pid_var}" || status=$?
+	[ "$status" = 0 ] || fail "test VMM $name exited $status: $(cat "$BATS_TEST_TMPDIR/$name.out")"
+}
+
+vmm_out() {
+	cat "$BATS_TEST_TMPDIR/$1.out"
+}
+
+# events_start FILE ARGS...: a JSON events reader in the background.
+events_start() {
+	local file=$1
+	shift
+	"$MT" -j events "$@" >"$file" 3>&- &
+	events_pid=$!
+}
+
+events_wait() {
+	local status=0
+	wait "$events_pid" || status=$?
+	[ "$status" = 0 ] || fail "mmiotrap events exited $status"
+}
+
+# check_events FILE ARGS...: every event in FILE is one the script made, in order.
+check_events() {
+	python3 "$BATS_TEST_DIRNAME/check_events.py" "$@"
+}
+
+del_regions() {
+	local r
+	for r in $("$MT" -j region list | jq -r '.[].id'); do
+		"$MT" region del "$r" >/dev/null
+	done
+}
+
+# capture BUS ADDR WIDTH COUNT START STEP: a VMM makes COUNT writes to a
+# fresh region; every one must be an event, in order, seq 0..COUNT-1.
+capture() {
+	local bus=$1 addr=$2 width=$3 count=$4 start=$5 step=$6 exits
+	vmm_start vm "$bus:$addr:$width:$count:$start:$step"
+	"$MT" region add --vm "$vm_pid" --"$bus" "$addr" --len "$width" --name db >/dev/null
+	events_start "$BATS_TEST_TMPDIR/ev" --count "$count" --duration 60
+	vmm_go vm
+	events_wait
+	# The trap only watches: the VMM still took every exit itself.
+	exits=$(jq -c "[.exits_$bus, .writes, .mismatches]" "$BATS_TEST_TMPDIR/vm.out")
+	assert_equal "$exits" "[$count,$count,0]"
+	check_events "$BATS_TEST_TMPDIR/ev" --vm "$vm_pid" --region "$("$MT" -j region list | jq '.[0].id')" \
+		--bus "$bus" --addr "$addr" --width "$width" --count "$count" --start "$start" --step "$step"
+	run "$MT" -j stats
+	assert_equal "$(jq -c '.regions[0] | [.matched, .emitted, .dropped, .skipped]' <<<"$output")" \
+		"[$count,$count,0,0]"
+}
