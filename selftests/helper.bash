@@ -40,12 +40,21 @@ vmm_start() {
 	mkfifo "$BATS_TEST_TMPDIR/$name.go"
 	"$VMM" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" 3>&- &
 	printf -v "${name}_pid" %s $!
+	echo $! >>"$BATS_TEST_TMPDIR/children"
 }
 
 # vmm_go NAME: let it run, wait for it, and check it saw every write exit.
 vmm_go() {
+	vmm_release "$1"
+	vmm_wait "$1"
+}
+
+vmm_release() {
+	echo go >"$BATS_TEST_TMPDIR/$1.go"
+}
+
+vmm_wait() {
 	local name=$1 pid_var=${1}_pid status=0
-	echo go >"$BATS_TEST_TMPDIR/$name.go"
 	wait "${!pid_var}" || status=$?
 	[ "$status" = 0 ] || fail "test VMM $name exited $status: $(cat "$BATS_TEST_TMPDIR/$name.out")"
 }
@@ -60,6 +69,13 @@ events_start() {
 	shift
 	"$MT" -j events "$@" >"$file" 3>&- &
 	events_pid=$!
+	echo $! >>"$BATS_TEST_TMPDIR/children"
+}
+
+# A test that failed half-way leaves no VMM waiting for its go.
+kill_children() {
+	[ -f "$BATS_TEST_TMPDIR/children" ] || return 0
+	xargs kill 2>/dev/null <"$BATS_TEST_TMPDIR/children" || true
 }
 
 events_wait() {
@@ -75,6 +91,7 @@ check_events() {
 
 del_regions() {
 	local r
+	kill_children
 	for r in $("$MT" -j region list | jq -r '.[].id'); do
 		"$MT" region del "$r" >/dev/null
 	done

@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# -j output parses, says what the text output says, and the counters agree
+# with the events a subscriber saw.
+
+setup_file() {
+	load helper
+	require_kernel
+	"$MT" load
+}
+
+teardown_file() {
+	load helper
+	unload_all
+}
+
+setup() {
+	load helper
+}
+
+teardown() {
+	del_regions
+}
+
+# Text event lines as JSON objects, to compare with -j.
+text_to_json() {
+	python3 -c '
+import json, sys
+for line in sys.stdin:
+    f = line.split()
+    print(json.dumps({"ts_ns": int(f[0]), "vm": int(f[2]), "vcpu_tid": int(f[4]),
+                      "bus": f[5], "addr": int(f[6], 16), "width": int(f[8]),
+                      "value": int(f[10], 16), "region": int(f[12]), "seq": int(f[14])},
+                     separators=(",", ":")))
+'
+}
+
+@test "events in text and in JSON Lines carry the same fields and values" {
+	vmm_start vm mmio:0xd0000000:4:200:7:3
+	"$MT" region add --vm "$vm_pid" --mmio 0xd0000000 --len 4 >/dev/null
+	vmm_go vm
+	# One stream, read half as text and half as JSON.
+	run "$MT" events --count 100 --duration 30
+	assert_success
+	text=$output
+	run "$MT" -j events --count 100 --duration 30
+	assert_success
+	json=$output
+	[ "$(grep -c . <<<"$text")" = 100 ]
+	text_to_json <<<"$text" >"$BATS_TEST_TMPDIR/text"
+	check_events "$BATS_TEST_TMPDIR/text" --vm "$vm_pid" --region 1 --bus mmio \
+		--addr 0xd0000000 --width 4 --count 100 --start 7 --step 3
+	echo "$json" >"$BATS_TEST_TMPDIR/json"
+	check_events "$BATS_TEST_TMPDIR/json" --vm "$vm_pid" --region 1 --bus mmio \
+		--addr 0xd0000000 --width 4 --count 100 --start 307 --step 3 --seq0 100
+	assert_equal "$(jq -c 'keys_unsorted' <<<"${json%%$'\n'*}")" \
+		'["ts_ns","vm","vcpu_tid","bus","addr","width","value","region","seq"]'
+}
+
+@test "region list in JSON says what the text says" {
+	"$MT" region add --vm $$ --mmio 0xfebf1000 --len 0x1000 --width 4 --name nvme-db >/dev/null
+	"$MT" region add --vm $$ --pio 0xc050 --len 2 --width 2 >/dev/null
+	run "$MT" -j region list
+	assert_success
+	rendered=$(jq -r '.[] | "\(.id): name \(if .name == "" then "-" else .name end)  vm \(.vm)  \(.bus) \(.addr) len \(.len)  widths \(.widths | map(tostring) | join(","))"' <<<"$output")
+	run "$MT" region list
+	assert_equal "$(python3 -c '
+import re, sys
+for l in sys.stdin:
+    print(re.sub(r"0x[0-9a-f]+", lambda m: str(int(m.group(0), 16)), l), end="")' <<<"$output")" "$rendered"
+	run "$MT" -p region list
+	assert_success
+	assert_equal "$(jq -c 'length' <<<"$output")" 2
+}
+
+@test "stats equal the events seen, per region and in total" {
+	vmm_start vm mmio:0xd0000000:4:120 pio:0x510:1:80 mmio:0xd0000004:2:30 pio:0x600:1:9
+	"$MT" region add --vm "$vm_pid" --mmio 0xd0000000 --len 4 --name a >/dev/null
+	"$MT" region add --vm "$vm_pid" --pio 0x510 --len 1 --name b >/dev/null
+	"$MT" region add --vm "$vm_pid" --mmio 0xd0000004 --len 4 --width 4 --name c >/dev/null
+	events_start "$BATS_TEST_TMPDIR/ev" --count 200 --duration 60
+	vmm_go vm
+	events_wait
+	run "$MT" -j stats
+	assert_success
+	stats=$output
+	for id in 1 2 3; do
+		seen=$(jq -s "map(select(.region == $id)) | length" "$BATS_TEST_TMPDIR/ev")
+		assert_equal "$(jq ".regions[] | select(.id == $id) | .emitted" <<<"$stats")" "$seen"
+		assert_equal "$(jq ".regions[] | select(.id == $id) | .matched" <<<"$stats")" "$seen"
+	done
+	assert_equal "$(jq -c '.totals | [.matched, .emitted, .dropped, .skipped]' <<<"$stats")" "[200,200,0,30]"
+	run "$MT" stats
+	assert_line --regexp '^region 1 a +matched 120  emitted 120  dropped 0  skipped 0$'
+	assert_line --regexp '^region 3 c +matched 0  emitted 0  dropped 0  skipped 30$'
+	assert_line --regexp '^total +matched 200  emitted 200  dropped 0  skipped 30$'
+	assert_line --regexp "^ +unmatched $(jq .totals.unmatched <<<"$stats")  stale 0$"
+}
