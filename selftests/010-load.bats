@@ -99,12 +99,17 @@ teardown() {
 
 @test "commands that change or read the trap refuse to run without root" {
 	"$MT" load
+	# Wherever the tree is, nobody must be able to run the binary.
+	nobody_dir=$(mktemp -d)
+	chmod 755 "$nobody_dir"
+	install -m 755 "$MT" "$nobody_dir/mmiotrap"
 	for cmd in load unload status "region list" "region add" "region del" stats events; do
-		run setpriv --reuid=65534 --regid=65534 --clear-groups "$MT" $cmd x
+		run setpriv --reuid=65534 --regid=65534 --clear-groups "$nobody_dir/mmiotrap" $cmd x
 		assert_failure
 		assert_output "mmiotrap: '${cmd##* }' needs root"
 	done
-	run setpriv --reuid=65534 --regid=65534 --clear-groups "$MT" doctor
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$nobody_dir/mmiotrap" doctor
+	rm -r "$nobody_dir"
 	assert_failure
 	assert_line --regexp '^root +MISSING +no'
 	[ -e "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio" ]
@@ -119,7 +124,7 @@ teardown() {
 
 @test "load mounts bpffs when missing, and says so when it cannot" {
 	# A mount namespace of its own: bpffs unmounted, then made unmountable.
-	run unshare -m sh -c "umount /sys/fs/bpf && '$MT' load >/dev/null &&
+	run unshare -m sh -c "{ ! mountpoint -q /sys/fs/bpf || umount /sys/fs/bpf; } && '$MT' load >/dev/null &&
 		mountpoint -q /sys/fs/bpf && '$MT' unload"
 	assert_success
 	run unshare -m sh -c "mount -t tmpfs -o ro,size=64k none /sys/fs && exec '$MT' load"
