@@ -56,7 +56,7 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all deps demo check install clean
 
-all: $(LIBS) $(PROGS) $(OUTPUT)/libmmiotrap.pc
+all: $(LIBS) $(PROGS)
 
 $(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/cli $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
@@ -108,11 +108,6 @@ $(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -o $@ $^
 
-$(OUTPUT)/libmmiotrap.pc: loader/libmmiotrap.pc.in Makefile | $(OUTPUT)
-	$(call msg,GEN,$@)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
 # Installs only what is missing; as root, as make demo and make check run.
 deps:
 	$(Q)missing=; for p in $(DEBS); do \
@@ -141,7 +136,9 @@ install: all
 	$(Q)install -m 0755 $(OUTPUT)/$(SONAME) $(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmmiotrap.so
 	$(Q)install -m 0644 include/mmiotrap.h include/mmiotrap_abi.h $(DESTDIR)$(INCLUDEDIR)/
-	$(Q)install -m 0644 $(OUTPUT)/libmmiotrap.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		loader/libmmiotrap.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libmmiotrap.pc
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

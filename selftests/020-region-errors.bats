@@ -25,7 +25,9 @@ setup() {
 
 teardown() {
 	kill "$vm" 2>/dev/null || true
-	del_regions
+	for r in $("$MT" -j region list | jq -r '.[].id'); do
+		"$MT" region del "$r" >/dev/null
+	done
 }
 
 # Everything the trap reads: regions, the VM table and the address index.

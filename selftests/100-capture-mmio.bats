@@ -6,23 +6,13 @@
 N=1000
 BASE=0xd0000000
 
-setup_file() {
-	load helper
-	require_kernel
-	"$MT" load
-}
-
-teardown_file() {
-	load helper
-	unload_all
-}
-
 setup() {
 	load helper
+	load_trap
 }
 
 teardown() {
-	del_regions
+	unload_trap
 }
 
 @test "$N one-byte MMIO writes are captured in order" {
@@ -76,4 +66,20 @@ teardown() {
 		--width 4 --count 30 --start 500
 	# The ring keeps the guest's order across regions.
 	assert_equal "$(jq -s -c '[.[].region] | [.[0], .[19], .[20], .[49], .[50]]' "$BATS_TEST_TMPDIR/ev")" "[1,1,2,2,1]"
+}
+
+@test "a full ring drops records, counts them, and leaves a gap in seq" {
+	# 1 MiB of 64-byte records holds 16384: nobody reads while the guest writes.
+	vmm_start vm mmio:$BASE:4:20000
+	"$MT" region add --vm "$vm_pid" --mmio $BASE --len 4 >/dev/null
+	vmm_go vm
+	run "$MT" -j stats
+	stats=$output
+	emitted=$(jq '.regions[0].emitted' <<<"$stats")
+	assert_equal "$(jq -c '.regions[0] | [.matched, .emitted + .dropped]' <<<"$stats")" "[20000,20000]"
+	[ "$emitted" -ge 16000 ] && [ "$emitted" -lt 20000 ] || fail "wanted 16000..19999 emitted, got $emitted"
+	events_start "$BATS_TEST_TMPDIR/ev" --duration 2
+	events_wait
+	check_events "$BATS_TEST_TMPDIR/ev" --vm "$vm_pid" --region 1 --bus mmio \
+		--addr $BASE --width 4 --count "$emitted"
 }

@@ -5,23 +5,13 @@
 
 N=1000
 
-setup_file() {
-	load helper
-	require_kernel
-	"$MT" load
-}
-
-teardown_file() {
-	load helper
-	unload_all
-}
-
 setup() {
 	load helper
+	load_trap
 }
 
 teardown() {
-	del_regions
+	unload_trap
 }
 
 @test "$N one-byte PIO writes are captured in order" {

@@ -6,19 +6,9 @@
 DB=0xd0000000
 PORT=0x510
 
-setup_file() {
-	load helper
-	require_kernel
-	"$MT" load
-}
-
-teardown_file() {
-	load helper
-	unload_all
-}
-
 setup() {
 	load helper
+	load_trap
 	# Both guests write the same address and the same port.
 	vmm_start a mmio:$DB:4:300:0 pio:$PORT:2:200:1000
 	vmm_start b mmio:$DB:4:250:5000 pio:$PORT:2:150:9000
@@ -28,7 +18,7 @@ setup() {
 }
 
 teardown() {
-	del_regions
+	unload_trap
 }
 
 run_both() {

@@ -3,23 +3,13 @@
 # -j output parses, says what the text output says, and the counters agree
 # with the events a subscriber saw.
 
-setup_file() {
-	load helper
-	require_kernel
-	"$MT" load
-}
-
-teardown_file() {
-	load helper
-	unload_all
-}
-
 setup() {
 	load helper
+	load_trap
 }
 
 teardown() {
-	del_regions
+	unload_trap
 }
 
 # Text event lines as JSON objects, to compare with -j.

@@ -3,23 +3,13 @@
 # A region belongs to a process, not to a pid: once its VMM exits, a later
 # process that gets the same pid is not captured.
 
-setup_file() {
-	load helper
-	require_kernel
-	"$MT" load
-}
-
-teardown_file() {
-	load helper
-	unload_all
-}
-
 setup() {
 	load helper
+	load_trap
 }
 
 teardown() {
-	del_regions
+	unload_trap
 }
 
 # vmm_start_as PID NAME STEP...: a test VMM that gets pid PID, through

@@ -89,12 +89,15 @@ check_events() {
 	python3 "$BATS_TEST_DIRNAME/check_events.py" "$@"
 }
 
-del_regions() {
-	local r
+# A fresh trap for each test: no region, counter or record of another test.
+load_trap() {
+	require_kernel
+	"$MT" load >/dev/null
+}
+
+unload_trap() {
 	kill_children
-	for r in $("$MT" -j region list | jq -r '.[].id'); do
-		"$MT" region del "$r" >/dev/null
-	done
+	unload_all
 }
 
 # capture BUS ADDR WIDTH COUNT START STEP: a VMM makes COUNT writes to a
