@@ -32,7 +32,7 @@ LDLIBS		:= -lbpf -lelf -lz
 CLI_LDLIBS	:= $(LDLIBS) -ljansson
 
 LIB_SRCS	:= $(addprefix loader/,trap.c instance.c pinroot.c proc.c region.c \
-			counters.c events.c)
+			counters.c events.c fastpath.c)
 CLI_SRCS	:= $(addprefix loader/,main.c cli.c cmd_trap.c cmd_region.c \
 			cmd_events.c cmd_stats.c)
 VMM_SRCS	:= tools/testvmm.c tools/kvm_vm.c

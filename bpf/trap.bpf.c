@@ -114,11 +114,16 @@ static bool width_fits(const struct mmiotrap_region *r, const struct doorbell *d
 	       d->addr - r->addr + w <= r->len;
 }
 
-static void emit(const struct doorbell *d, struct mmiotrap_slot *slot,
-		 struct mmiotrap_counters *cnt, __u32 id, __u32 tgid)
+static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
+		 struct mmiotrap_slot *slot, struct mmiotrap_counters *cnt, __u32 tgid)
 {
 	struct mmiotrap_event *e;
+	__u32 flags = d->flags;
 
+	if (r->fast_widths & d->width) {
+		flags |= MMIOTRAP_EVENT_FAST;
+		cnt->fast++;
+	}
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		/* The sequence gap tells the subscriber what it lost. */
@@ -129,16 +134,17 @@ static void emit(const struct doorbell *d, struct mmiotrap_slot *slot,
 	e->abi = MMIOTRAP_ABI_VERSION;
 	e->bus = d->bus;
 	e->width = d->width;
-	e->flags = d->flags;
+	e->flags = flags;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->vm = tgid;
 	e->vcpu_tid = (__u32)bpf_get_current_pid_tgid();
 	e->addr = d->addr;
 	e->value = d->value;
-	e->region = id;
-	e->reserved = 0;
+	e->region = r->id;
+	e->lost = 0;
 	e->seq = __sync_fetch_and_add(&slot->seq, 1);
-	bpf_ringbuf_submit(e, 0);
+	/* A wakeup is a self-IPI: quiet regions have a cheaper one of their own. */
+	bpf_ringbuf_submit(e, r->action & MMIOTRAP_ACTION_QUIET ? BPF_RB_NO_WAKEUP : 0);
 	cnt->emitted++;
 }
 
@@ -187,7 +193,7 @@ static __noinline int trap_write(struct doorbell *d)
 		bpf_probe_read_kernel(&d->value, d->width & 0xf, d->src);
 	slot->value = d->value;
 	if (r->action & MMIOTRAP_ACTION_RING)
-		emit(d, slot, cnt, *id, tgid);
+		emit(d, r, slot, cnt, tgid);
 	return 0;
 }
 
@@ -256,6 +262,32 @@ int BPF_PROG(raw_tp_pio, unsigned int rw, unsigned int port, unsigned int size,
 	     unsigned int count)
 {
 	return trap_pio(rw, port, size, count, pio_data(ctx));
+}
+
+/* Real exits to the VMM, of VMMs with regions: what the fast path saves. */
+static int count_exit(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mmiotrap_totals *t;
+
+	if (!bpf_map_lookup_elem(&vms, &tgid))
+		return 0;
+	t = my_totals();
+	if (t)
+		t->exits++;
+	return 0;
+}
+
+SEC("tp_btf/kvm_userspace_exit")
+int BPF_PROG(tp_btf_exit)
+{
+	return count_exit();
+}
+
+SEC("raw_tp/kvm_userspace_exit")
+int BPF_PROG(raw_tp_exit)
+{
+	return count_exit();
 }
 
 /* Every write to an I/O bus, MMIO or PIO, one element at a time. */

@@ -23,6 +23,8 @@ extern "C" {
 
 struct mmiotrap;
 struct mmiotrap_sub;
+struct mmiotrap_fast;
+struct kvm_run;
 
 enum mmiotrap_attach_mode {
 	MMIOTRAP_ATTACH_NONE,
@@ -111,9 +113,46 @@ int mmiotrap_region_next(struct mmiotrap *mt, __u32 prev, struct mmiotrap_region
 /* Has the process the region was added for exited (its pid gone or reused)? */
 bool mmiotrap_region_stale(struct mmiotrap *mt, const struct mmiotrap_region *r);
 
+/*
+ * The latest-value slot of region @id: the newest value written and the
+ * seq the next write will get. Doorbell values are state, so a subscriber
+ * that lost writes resynchronises from here. Read from shared memory.
+ */
+int mmiotrap_region_latest(struct mmiotrap *mt, __u32 id, struct mmiotrap_slot *slot);
+
 /* Counters of region @id, summed over CPUs. */
 int mmiotrap_region_counters(struct mmiotrap *mt, __u32 id, struct mmiotrap_counters *c);
 int mmiotrap_totals(struct mmiotrap *mt, struct mmiotrap_totals *t);
+
+struct mmiotrap_fast_opts {
+	size_t sz;
+	int vm_fd;		/* this process's KVM VM fd */
+	enum mmiotrap_bus bus;
+	__u64 addr;
+	__u64 len;
+	__u8 widths;		/* accepted widths; 0: all */
+	__u8 fast_widths;	/* widths completed in the kernel; 0: all accepted */
+	const char *name;
+};
+
+/*
+ * Register a fast-path region of this process's VM in one call: an
+ * eventfd, a KVM ioeventfd (len = width, no datamatch) for every fast
+ * width at every aligned address of the range, and the trap's region.
+ * Fast writes complete in the kernel and wake the subscriber through the
+ * eventfd; the other widths still exit, and the VMM hands those exits to
+ * mmiotrap_sub_dispatch_exit(). On failure nothing is left registered.
+ * -E2BIG if it would take more than 64 ioeventfds.
+ */
+int mmiotrap_fast_add(struct mmiotrap_fast **fast, struct mmiotrap *mt,
+		      const struct mmiotrap_fast_opts *opts);
+
+/* Undo all of mmiotrap_fast_add(): the next write exits again. */
+int mmiotrap_fast_del(struct mmiotrap_fast *fast);
+
+/* The eventfd KVM signals on a fast write, after the trap's record is in. */
+int mmiotrap_fast_eventfd(const struct mmiotrap_fast *fast);
+__u32 mmiotrap_fast_region(const struct mmiotrap_fast *fast);
 
 /* Return 0 to go on, a negative errno to stop (poll returns it). */
 typedef int (*mmiotrap_event_fn)(void *ctx, const struct mmiotrap_event *ev);
@@ -122,16 +161,23 @@ struct mmiotrap_subscribe_opts {
 	size_t sz;
 	__u32 vm;		/* only this VMM pid; 0: any */
 	__u32 region;		/* only this region id; 0: any */
+	bool busy_poll;		/* poll spins on the ring instead of sleeping */
 };
 
 /*
  * Become the consumer of the instance's events. There is one ring and one
  * consumer: -EBUSY while another subscriber holds it. Events the filter
- * rejects are consumed and dropped.
+ * rejects are consumed and dropped. A gap in a region's seq reaches @fn as
+ * an event flagged MMIOTRAP_EVENT_LOST, never silently. @fn may be called
+ * from the polling thread and from a vCPU thread in
+ * mmiotrap_sub_dispatch_exit(), never from two at once.
  */
 int mmiotrap_subscribe(struct mmiotrap_sub **sub, struct mmiotrap *mt,
 		       mmiotrap_event_fn fn, void *ctx,
 		       const struct mmiotrap_subscribe_opts *opts);
+
+/* Be woken by @efd too (a fast region's eventfd); the sub does not own it. */
+int mmiotrap_sub_watch(struct mmiotrap_sub *sub, int efd);
 
 /* An fd for epoll: readable when events are waiting. */
 int mmiotrap_sub_fd(const struct mmiotrap_sub *sub);
@@ -141,6 +187,15 @@ int mmiotrap_sub_poll(struct mmiotrap_sub *sub, int timeout_ms);
 
 /* Deliver what is waiting without blocking; returns how many. */
 int mmiotrap_sub_consume(struct mmiotrap_sub *sub);
+
+/*
+ * The slow path: hand a KVM_EXIT_MMIO or KVM_EXIT_IO exit of this process
+ * to the subscriber. A write to one of this process's regions was recorded
+ * by the trap before the exit; it is delivered to the callback now, on this
+ * thread. Returns 1 if the exit was such a write (the VMM need do nothing
+ * more for it), 0 if it is the VMM's to handle, or -errno.
+ */
+int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *run);
 
 void mmiotrap_sub_free(struct mmiotrap_sub *sub);
 

@@ -33,6 +33,13 @@ enum mmiotrap_event_flags {
 	MMIOTRAP_EVENT_NO_VALUE		= 1 << 0,
 	/* More rep-outs elements than MMIOTRAP_PIO_REP_MAX; the rest were not seen. */
 	MMIOTRAP_EVENT_REP_TRUNCATED	= 1 << 1,
+	/* The write completed in the kernel (an ioeventfd): no exit to the VMM. */
+	MMIOTRAP_EVENT_FAST		= 1 << 2,
+	/*
+	 * Made by libmmiotrap, never by the trap: the ring dropped @lost writes
+	 * of @region from @seq on; @value is the region's newest value.
+	 */
+	MMIOTRAP_EVENT_LOST		= 1 << 3,
 };
 
 /* One doorbell write, as it goes through the ring buffer. */
@@ -47,7 +54,7 @@ struct mmiotrap_event {
 	__u64 addr;		/* guest physical address or port */
 	__u64 value;		/* as written, zero-extended */
 	__u32 region;		/* region id */
-	__u32 reserved;
+	__u32 lost;		/* MMIOTRAP_EVENT_LOST: how many */
 	__u64 seq;		/* per region, from 0, without gaps unless dropped */
 };
 
@@ -58,6 +65,11 @@ enum mmiotrap_decoder {
 enum mmiotrap_action {
 	MMIOTRAP_ACTION_COUNT	= 0,		/* counters only */
 	MMIOTRAP_ACTION_RING	= 1 << 0,	/* a record in the ring buffer */
+	/*
+	 * Records wake no one: the region's ioeventfd wakes the subscriber
+	 * for fast writes, the VMM's exit dispatch consumes the slow ones.
+	 */
+	MMIOTRAP_ACTION_QUIET	= 1 << 1,
 };
 
 /* regions: array map indexed by region id (from 1); len 0 marks a free id. */
@@ -70,7 +82,8 @@ struct mmiotrap_region {
 	__u8 widths;		/* OR of accepted widths */
 	__u8 decoder;		/* enum mmiotrap_decoder */
 	__u8 action;		/* enum mmiotrap_action bits */
-	__u32 reserved;
+	__u8 fast_widths;	/* widths an ioeventfd completes in the kernel */
+	__u8 reserved[3];
 	char name[MMIOTRAP_NAME_LEN];
 };
 
@@ -111,12 +124,14 @@ struct mmiotrap_counters {
 	__u64 emitted;		/* records committed to the ring */
 	__u64 dropped;		/* ring full */
 	__u64 skipped;		/* inside the region, width not accepted */
+	__u64 fast;		/* of matched, completed by an ioeventfd */
 };
 
 /* totals: per-CPU array map with one entry. */
 struct mmiotrap_totals {
 	__u64 unmatched;	/* writes in no region */
 	__u64 stale;		/* writes by a process reusing a region's pid */
+	__u64 exits;		/* userspace exits of VMMs with regions */
 };
 
 #endif /* MMIOTRAP_ABI_H */

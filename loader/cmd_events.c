@@ -21,26 +21,48 @@ struct printer {
 	__u64 printed;
 };
 
+static void print_lost(const struct cli *cli, const struct mmiotrap_event *ev)
+{
+	if (cli->json)
+		cli_json(cli, json_pack("{s:I, s:i, s:I, s:I}", "lost", (json_int_t)ev->lost,
+					"region", ev->region, "seq", (json_int_t)ev->seq,
+					"value", (json_int_t)ev->value));
+	else
+		printf("lost %u region %u from seq %llu, newest value 0x%llx\n", ev->lost,
+		       ev->region, (unsigned long long)ev->seq, (unsigned long long)ev->value);
+}
+
+static void print_write(const struct cli *cli, const struct mmiotrap_event *ev)
+{
+	bool fast = ev->flags & MMIOTRAP_EVENT_FAST;
+
+	if (cli->json)
+		cli_json(cli, json_pack("{s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:i, s:I, s:b}",
+					"ts_ns", (json_int_t)ev->ts_ns,
+					"vm", (json_int_t)ev->vm,
+					"vcpu_tid", (json_int_t)ev->vcpu_tid,
+					"bus", bus_str(ev->bus),
+					"addr", (json_int_t)ev->addr,
+					"width", ev->width,
+					"value", (json_int_t)ev->value,
+					"region", ev->region,
+					"seq", (json_int_t)ev->seq,
+					"fast", fast));
+	else
+		printf("%llu vm %u vcpu %u %s 0x%llx width %u value 0x%llx region %u seq %llu%s\n",
+		       (unsigned long long)ev->ts_ns, ev->vm, ev->vcpu_tid, bus_str(ev->bus),
+		       (unsigned long long)ev->addr, ev->width, (unsigned long long)ev->value,
+		       ev->region, (unsigned long long)ev->seq, fast ? " fast" : "");
+}
+
 static int print_event(void *ctx, const struct mmiotrap_event *ev)
 {
 	struct printer *p = ctx;
 
-	if (p->cli->json)
-		cli_json(p->cli, json_pack("{s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:i, s:I}",
-					   "ts_ns", (json_int_t)ev->ts_ns,
-					   "vm", (json_int_t)ev->vm,
-					   "vcpu_tid", (json_int_t)ev->vcpu_tid,
-					   "bus", bus_str(ev->bus),
-					   "addr", (json_int_t)ev->addr,
-					   "width", ev->width,
-					   "value", (json_int_t)ev->value,
-					   "region", ev->region,
-					   "seq", (json_int_t)ev->seq));
+	if (ev->flags & MMIOTRAP_EVENT_LOST)
+		print_lost(p->cli, ev);
 	else
-		printf("%llu vm %u vcpu %u %s 0x%llx width %u value 0x%llx region %u seq %llu\n",
-		       (unsigned long long)ev->ts_ns, ev->vm, ev->vcpu_tid, bus_str(ev->bus),
-		       (unsigned long long)ev->addr, ev->width, (unsigned long long)ev->value,
-		       ev->region, (unsigned long long)ev->seq);
+		print_write(p->cli, ev);
 	p->printed++;
 	/* Stop at the limit: what is left stays in the ring. */
 	return p->left && !--p->left ? -ECANCELED : 0;

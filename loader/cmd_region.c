@@ -34,11 +34,11 @@ static void widths_text(__u8 widths, char *buf, size_t size)
 
 static json_t *region_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
-	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:s, s:s, s:b}",
+	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:s, s:s, s:b}",
 			 "id", r->id, "name", r->name, "vm", (json_int_t)r->vm,
 			 "bus", bus_str(r->bus), "addr", (json_int_t)r->addr,
 			 "len", (json_int_t)r->len, "widths", widths_json(r->widths),
-			 "decoder", "raw",
+			 "fast_widths", widths_json(r->fast_widths), "decoder", "raw",
 			 "action", r->action & MMIOTRAP_ACTION_RING ? "ring" : "count",
 			 "stale", mmiotrap_region_stale(mt, r));
 }
@@ -46,11 +46,16 @@ static json_t *region_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 static void print_region(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
 	char widths[16];
+	char fast[24] = "";
 
 	widths_text(r->widths, widths, sizeof(widths));
-	printf("%u: name %s  vm %u  %s 0x%llx len 0x%llx  widths %s%s\n", r->id,
+	if (r->fast_widths) {
+		strcpy(fast, "  fast ");
+		widths_text(r->fast_widths, fast + strlen(fast), sizeof(fast) - strlen(fast));
+	}
+	printf("%u: name %s  vm %u  %s 0x%llx len 0x%llx  widths %s%s%s\n", r->id,
 	       *r->name ? r->name : "-", r->vm, bus_str(r->bus), (unsigned long long)r->addr,
-	       (unsigned long long)r->len, widths,
+	       (unsigned long long)r->len, widths, fast,
 	       mmiotrap_region_stale(mt, r) ? "  stale" : "");
 }
 

@@ -10,20 +10,23 @@ static void add(struct mmiotrap_counters *sum, const struct mmiotrap_counters *c
 	sum->emitted += c->emitted;
 	sum->dropped += c->dropped;
 	sum->skipped += c->skipped;
+	sum->fast += c->fast;
 }
 
 static json_t *counters_json(const struct mmiotrap_counters *c)
 {
-	return json_pack("{s:I, s:I, s:I, s:I}", "matched", (json_int_t)c->matched,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "matched", (json_int_t)c->matched,
 			 "emitted", (json_int_t)c->emitted, "dropped", (json_int_t)c->dropped,
-			 "skipped", (json_int_t)c->skipped);
+			 "skipped", (json_int_t)c->skipped, "fast", (json_int_t)c->fast,
+			 "slow", (json_int_t)(c->matched - c->fast));
 }
 
 static void print_counters(const char *label, const struct mmiotrap_counters *c)
 {
-	printf("%-24s matched %llu  emitted %llu  dropped %llu  skipped %llu\n", label,
-	       (unsigned long long)c->matched, (unsigned long long)c->emitted,
-	       (unsigned long long)c->dropped, (unsigned long long)c->skipped);
+	printf("%-24s matched %llu  emitted %llu  dropped %llu  skipped %llu  fast %llu  slow %llu\n",
+	       label, (unsigned long long)c->matched, (unsigned long long)c->emitted,
+	       (unsigned long long)c->dropped, (unsigned long long)c->skipped,
+	       (unsigned long long)c->fast, (unsigned long long)(c->matched - c->fast));
 }
 
 int do_stats(struct cli *cli)
@@ -69,11 +72,13 @@ int do_stats(struct cli *cli)
 		obj = counters_json(&sum);
 		json_object_set_new(obj, "unmatched", json_integer(t.unmatched));
 		json_object_set_new(obj, "stale", json_integer(t.stale));
+		json_object_set_new(obj, "exits", json_integer(t.exits));
 		cli_json(cli, json_pack("{s:O, s:o}", "regions", regions, "totals", obj));
 	} else {
 		print_counters("total", &sum);
-		printf("%-24s unmatched %llu  stale %llu\n", "", (unsigned long long)t.unmatched,
-		       (unsigned long long)t.stale);
+		printf("%-24s unmatched %llu  stale %llu  exits %llu\n", "",
+		       (unsigned long long)t.unmatched, (unsigned long long)t.stale,
+		       (unsigned long long)t.exits);
 	}
 	json_decref(regions);
 	mmiotrap_close(mt);

@@ -1,34 +1,89 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The subscriber: the one consumer of an instance's ring buffer. */
+/*
+ * The subscriber: the one consumer of an instance's ring buffer.
+ *
+ * It sleeps in epoll on the ring (woken by the ring's own adaptive wakeup,
+ * for capture regions) and on the eventfds of fast regions (signalled by
+ * KVM after the trap has committed the record, so nothing is stranded).
+ * Slow writes of fast regions are consumed by the vCPU thread that took
+ * the exit, in mmiotrap_sub_dispatch_exit().
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
-#include <sys/file.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <linux/kvm.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
 
+#define MAX_WATCHED	64
+
 struct mmiotrap_sub {
+	struct mmiotrap *mt;
 	struct ring_buffer *ring;
+	pthread_mutex_t lock;	/* one consumer at a time: poller or vCPU */
+	int epfd;
 	int lock_fd;
+	int watched[MAX_WATCHED];
+	int nwatched;
 	mmiotrap_event_fn fn;
 	void *ctx;
 	__u32 vm;
 	__u32 region;
+	bool busy_poll;
 	int delivered;
+	__u64 next_seq[MMIOTRAP_MAX_REGIONS];
+	bool seen[MMIOTRAP_MAX_REGIONS];
 };
+
+/* The writes the ring dropped before @ev, as one event. */
+static int report_lost(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
+{
+	struct mmiotrap_event lost = *ev;
+	struct mmiotrap_slot slot;
+
+	lost.flags = MMIOTRAP_EVENT_LOST;
+	lost.seq = sub->next_seq[ev->region];
+	lost.lost = ev->seq - lost.seq;
+	if (!mmiotrap_region_latest(sub->mt, ev->region, &slot))
+		lost.value = slot.value;
+	sub->delivered++;
+	return sub->fn(sub->ctx, &lost);
+}
 
 static int on_record(void *ctx, void *data, size_t size)
 {
 	const struct mmiotrap_event *ev = data;
 	struct mmiotrap_sub *sub = ctx;
+	__u32 id = ev->region;
+	int err;
 
-	if (size < sizeof(*ev) || ev->abi != MMIOTRAP_ABI_VERSION)
+	if (size < sizeof(*ev) || ev->abi != MMIOTRAP_ABI_VERSION || id >= MMIOTRAP_MAX_REGIONS)
 		return -EPROTO;
-	if ((sub->vm && ev->vm != sub->vm) || (sub->region && ev->region != sub->region))
+	if ((sub->vm && ev->vm != sub->vm) || (sub->region && id != sub->region))
 		return 0;
+	/* A seq below the expected one is a new region under a reused id. */
+	if (sub->seen[id] && ev->seq > sub->next_seq[id]) {
+		err = report_lost(sub, ev);
+		if (err)
+			return err;
+	}
+	sub->seen[id] = true;
+	sub->next_seq[id] = ev->seq + 1;
 	sub->delivered++;
 	return sub->fn(sub->ctx, ev);
+}
+
+static int watch(struct mmiotrap_sub *sub, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(sub->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
 int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
@@ -43,11 +98,14 @@ int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
 	sub = calloc(1, sizeof(*sub));
 	if (!sub)
 		return -ENOMEM;
-	sub->lock_fd = -1;
+	pthread_mutex_init(&sub->lock, NULL);
+	sub->lock_fd = sub->epfd = -1;
+	sub->mt = mt;
 	sub->fn = fn;
 	sub->ctx = ctx;
 	sub->vm = OPTS_GET(opts, vm, 0);
 	sub->region = OPTS_GET(opts, region, 0);
+	sub->busy_poll = OPTS_GET(opts, busy_poll, false);
 	/*
 	 * Two consumers of one ring would each see a part of it: the one
 	 * subscriber holds a lock on the pin root.
@@ -58,10 +116,14 @@ int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
 		goto cleanup;
 	}
 	sub->ring = ring_buffer__new(mt->map_fd[MAP_EVENTS], on_record, sub, NULL);
-	if (!sub->ring) {
+	sub->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!sub->ring || sub->epfd < 0) {
 		err = -errno;
 		goto cleanup;
 	}
+	err = watch(sub, ring_buffer__epoll_fd(sub->ring));
+	if (err)
+		goto cleanup;
 	*subp = sub;
 	return 0;
 
@@ -70,27 +132,103 @@ cleanup:
 	return err;
 }
 
+int mmiotrap_sub_watch(struct mmiotrap_sub *sub, int efd)
+{
+	int err;
+
+	if (sub->nwatched == MAX_WATCHED)
+		return -ENOSPC;
+	err = watch(sub, efd);
+	if (!err)
+		sub->watched[sub->nwatched++] = efd;
+	return err;
+}
+
 int mmiotrap_sub_fd(const struct mmiotrap_sub *sub)
 {
-	return ring_buffer__epoll_fd(sub->ring);
-}
-
-static int delivered(struct mmiotrap_sub *sub, int err)
-{
-	int n = sub->delivered;
-
-	sub->delivered = 0;
-	return err < 0 ? err : n;
-}
-
-int mmiotrap_sub_poll(struct mmiotrap_sub *sub, int timeout_ms)
-{
-	return delivered(sub, ring_buffer__poll(sub->ring, timeout_ms));
+	return sub->epfd;
 }
 
 int mmiotrap_sub_consume(struct mmiotrap_sub *sub)
 {
-	return delivered(sub, ring_buffer__consume(sub->ring));
+	__u64 count;
+	int i, err, n;
+
+	/* Rearm the eventfds first: a kick after this finds the record. */
+	for (i = 0; i < sub->nwatched; i++)
+		while (read(sub->watched[i], &count, sizeof(count)) > 0)
+			;
+	pthread_mutex_lock(&sub->lock);
+	err = ring_buffer__consume(sub->ring);
+	n = sub->delivered;
+	sub->delivered = 0;
+	pthread_mutex_unlock(&sub->lock);
+	return err < 0 ? err : n;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int spin(struct mmiotrap_sub *sub, int timeout_ms)
+{
+	__u64 deadline = now_ns() + (__u64)timeout_ms * 1000000;
+	int n;
+
+	do {
+		n = mmiotrap_sub_consume(sub);
+	} while (!n && (timeout_ms < 0 || now_ns() < deadline));
+	return n;
+}
+
+int mmiotrap_sub_poll(struct mmiotrap_sub *sub, int timeout_ms)
+{
+	struct epoll_event evs[8];
+
+	if (sub->busy_poll)
+		return spin(sub, timeout_ms);
+	if (epoll_wait(sub->epfd, evs, 8, timeout_ms) < 0)
+		return -errno;
+	return mmiotrap_sub_consume(sub);
+}
+
+/* The bus, address and width of a write exit; false for anything else. */
+static bool exit_write(const struct kvm_run *run, __u8 *bus, __u64 *addr, __u32 *width)
+{
+	if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write) {
+		*bus = MMIOTRAP_BUS_MMIO;
+		*addr = run->mmio.phys_addr;
+		*width = run->mmio.len;
+		return true;
+	}
+	if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_OUT) {
+		*bus = MMIOTRAP_BUS_PIO;
+		*addr = run->io.port;
+		*width = run->io.size;
+		return true;
+	}
+	return false;
+}
+
+int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *run)
+{
+	struct mmiotrap_region r;
+	__u32 width;
+	__u64 addr;
+	__u8 bus;
+	int n;
+
+	if (!exit_write(run, &bus, &addr, &width))
+		return 0;
+	if (region_at(sub->mt, getpid(), bus, addr, &r) || !(r.widths & width) ||
+	    addr - r.addr + width > r.len)
+		return 0;
+	n = mmiotrap_sub_consume(sub);
+	return n < 0 ? n : 1;
 }
 
 void mmiotrap_sub_free(struct mmiotrap_sub *sub)
@@ -98,8 +236,10 @@ void mmiotrap_sub_free(struct mmiotrap_sub *sub)
 	if (!sub)
 		return;
 	ring_buffer__free(sub->ring);
+	if (sub->epfd >= 0)
+		close(sub->epfd);
 	if (sub->lock_fd >= 0)
 		close(sub->lock_fd);
+	pthread_mutex_destroy(&sub->lock);
 	free(sub);
 }
-

@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
+
+#define SLOTS_SIZE	(MMIOTRAP_MAX_REGIONS * sizeof(struct mmiotrap_slot))
 
 /* The value size each map must have, so an older instance is refused. */
 static const __u32 map_value_size[NR_MAPS] = {
@@ -89,6 +92,12 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 		err = mt->ncpus;
 		goto cleanup;
 	}
+	mt->slots = mmap(NULL, SLOTS_SIZE, PROT_READ, MAP_SHARED, mt->map_fd[MAP_SLOTS], 0);
+	if (mt->slots == MAP_FAILED) {
+		mt->slots = NULL;
+		err = -errno;
+		goto cleanup;
+	}
 	mt->mode = pinned_mode(root);
 	*mtp = mt;
 	return 0;
@@ -104,6 +113,8 @@ void mmiotrap_close(struct mmiotrap *mt)
 
 	if (!mt)
 		return;
+	if (mt->slots)
+		munmap((void *)mt->slots, SLOTS_SIZE);
 	for (i = 0; i < NR_MAPS; i++)
 		if (mt->map_fd[i] >= 0)
 			close(mt->map_fd[i]);
@@ -120,4 +131,16 @@ const char *mmiotrap_pin_root(const struct mmiotrap *mt)
 enum mmiotrap_attach_mode mmiotrap_attach_mode(const struct mmiotrap *mt)
 {
 	return mt->mode;
+}
+
+int mmiotrap_region_latest(struct mmiotrap *mt, __u32 id, struct mmiotrap_slot *slot)
+{
+	const volatile struct mmiotrap_slot *s;
+
+	if (!id || id >= MMIOTRAP_MAX_REGIONS)
+		return -ENOENT;
+	s = &mt->slots[id];
+	slot->value = s->value;
+	slot->seq = s->seq;
+	return 0;
 }

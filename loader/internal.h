@@ -21,13 +21,14 @@ enum trap_map {
 extern const char *const trap_map_names[NR_MAPS];
 
 /* The programs of each attach mode, pinned as <pin root>/links/<name>. */
-#define MODE_MAX_PROGS	2
+#define MODE_MAX_PROGS	3
 extern const char *const mode_progs[MMIOTRAP_ATTACH_MAX][MODE_MAX_PROGS];
 
 struct mmiotrap {
 	char root[PATH_MAX];
 	int maps_dir_fd;	/* flock: held while regions change */
 	int map_fd[NR_MAPS];
+	const struct mmiotrap_slot *slots;	/* the slots map, mmap'ed */
 	int ncpus;
 	enum mmiotrap_attach_mode mode;
 };
@@ -42,6 +43,11 @@ struct mmiotrap {
 const char *pin_root_of(const struct mmiotrap_opts *opts);
 int pin_path(char *buf, size_t size, const char *root, const char *dir, const char *name);
 int tracefs_prepare(void);
+
+/* region.c */
+int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
+	       __u8 action, __u8 fast_widths);
+int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r);
 
 /* proc.c */
 int proc_start_ticks(__u32 pid, __u64 *ticks);

@@ -78,6 +78,22 @@ static int index_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 	return 0;
 }
 
+/* The region of process @vm holding @addr on @bus, or -ENOENT. */
+int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r)
+{
+	struct mmiotrap_index_key key = {
+		.prefixlen = MMIOTRAP_INDEX_FIXED_BITS + 64,
+		.vm = vm,
+		.bus = bus,
+		.addr_be = htobe64(addr),
+	};
+	__u32 id;
+
+	if (bpf_map_lookup_elem(mt->map_fd[MAP_ADDR_INDEX], &key, &id))
+		return -errno;
+	return mmiotrap_region_get(mt, id, r);
+}
+
 int mmiotrap_region_get(struct mmiotrap *mt, __u32 id, struct mmiotrap_region *r)
 {
 	if (!id || id >= MMIOTRAP_MAX_REGIONS)
@@ -297,14 +313,22 @@ static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts)
 {
 	struct mmiotrap_region_opts o = {};
+
+	if (!opts || !OPTS_VALID(opts, struct mmiotrap_region_opts))
+		return -EINVAL;
+	memcpy(&o, opts, opts->sz);
+	return region_add(mt, &o, MMIOTRAP_ACTION_RING, 0);
+}
+
+int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
+	       __u8 action, __u8 fast_widths)
+{
+	struct mmiotrap_region_opts o = *opts;
 	struct mmiotrap_region r = {};
 	__u64 ticks;
 	__u32 id;
 	int err;
 
-	if (!opts || !OPTS_VALID(opts, struct mmiotrap_region_opts))
-		return -EINVAL;
-	memcpy(&o, opts, opts->sz);
 	err = check_opts(&o);
 	if (err)
 		return err;
@@ -324,7 +348,8 @@ int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *
 		r.bus = o.bus;
 		r.widths = o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL;
 		r.decoder = MMIOTRAP_DECODER_RAW;
-		r.action = MMIOTRAP_ACTION_RING;
+		r.action = action;
+		r.fast_widths = fast_widths;
 		if (o.name)
 			strncpy(r.name, o.name, sizeof(r.name) - 1);
 		err = region_insert(mt, &r);

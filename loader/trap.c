@@ -26,9 +26,9 @@ const char *const trap_map_names[NR_MAPS] = {
 
 /* In order of preference: fentry sees every bus write with one program. */
 const char *const mode_progs[MMIOTRAP_ATTACH_MAX][MODE_MAX_PROGS] = {
-	[MMIOTRAP_ATTACH_FENTRY] = { "fentry_io_bus_write" },
-	[MMIOTRAP_ATTACH_TP_BTF] = { "tp_btf_mmio", "tp_btf_pio" },
-	[MMIOTRAP_ATTACH_RAW_TP] = { "raw_tp_mmio", "raw_tp_pio" },
+	[MMIOTRAP_ATTACH_FENTRY] = { "fentry_io_bus_write", "tp_btf_exit" },
+	[MMIOTRAP_ATTACH_TP_BTF] = { "tp_btf_mmio", "tp_btf_pio", "tp_btf_exit" },
+	[MMIOTRAP_ATTACH_RAW_TP] = { "raw_tp_mmio", "raw_tp_pio", "raw_tp_exit" },
 };
 
 const char *mmiotrap_attach_mode_str(enum mmiotrap_attach_mode mode)

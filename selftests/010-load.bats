@@ -18,11 +18,13 @@ teardown() {
 	run ls "$MMIOTRAP_PIN_ROOT/maps"
 	assert_output "$(printf '%s\n' addr_index counters events regions slots totals vms)"
 	run ls "$MMIOTRAP_PIN_ROOT/links"
-	assert_output "$(printf '%s\n' tp_btf_mmio tp_btf_pio)"
+	assert_output "$(printf '%s\n' tp_btf_exit tp_btf_mmio tp_btf_pio)"
 	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio"
 	assert_output --partial "tp 'kvm_mmio'"
 	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_pio"
 	assert_output --partial "tp 'kvm_pio'"
+	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_exit"
+	assert_output --partial "tp 'kvm_userspace_exit'"
 }
 
 @test "a second load says it is loaded and changes nothing" {

@@ -20,7 +20,8 @@ for line in sys.stdin:
     f = line.split()
     print(json.dumps({"ts_ns": int(f[0]), "vm": int(f[2]), "vcpu_tid": int(f[4]),
                       "bus": f[5], "addr": int(f[6], 16), "width": int(f[8]),
-                      "value": int(f[10], 16), "region": int(f[12]), "seq": int(f[14])},
+                      "value": int(f[10], 16), "region": int(f[12]), "seq": int(f[14]),
+                      "fast": f[15:] == ["fast"]},
                      separators=(",", ":")))
 '
 }
@@ -44,7 +45,7 @@ for line in sys.stdin:
 	check_events "$BATS_TEST_TMPDIR/json" --vm "$vm_pid" --region 1 --bus mmio \
 		--addr 0xd0000000 --width 4 --count 100 --start 307 --step 3 --seq0 100
 	assert_equal "$(jq -c 'keys_unsorted' <<<"${json%%$'\n'*}")" \
-		'["ts_ns","vm","vcpu_tid","bus","addr","width","value","region","seq"]'
+		'["ts_ns","vm","vcpu_tid","bus","addr","width","value","region","seq","fast"]'
 }
 
 @test "region list in JSON says what the text says" {
@@ -81,8 +82,10 @@ for l in sys.stdin:
 	done
 	assert_equal "$(jq -c '.totals | [.matched, .emitted, .dropped, .skipped]' <<<"$stats")" "[200,200,0,30]"
 	run "$MT" stats
-	assert_line --regexp '^region 1 a +matched 120  emitted 120  dropped 0  skipped 0$'
-	assert_line --regexp '^region 3 c +matched 0  emitted 0  dropped 0  skipped 30$'
-	assert_line --regexp '^total +matched 200  emitted 200  dropped 0  skipped 30$'
-	assert_line --regexp "^ +unmatched $(jq .totals.unmatched <<<"$stats")  stale 0$"
+	assert_line --regexp '^region 1 a +matched 120  emitted 120  dropped 0  skipped 0  fast 0  slow 120$'
+	assert_line --regexp '^region 3 c +matched 0  emitted 0  dropped 0  skipped 30  fast 0  slow 0$'
+	assert_line --regexp '^total +matched 200  emitted 200  dropped 0  skipped 30  fast 0  slow 200$'
+	# Every write exited, and so did the final hlt.
+	assert_equal "$(jq .totals.exits <<<"$stats")" 240
+	assert_line --regexp "^ +unmatched $(jq .totals.unmatched <<<"$stats")  stale 0  exits 240$"
 }

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Fast-path regions. On a stock kernel BPF can watch a write but not
+ * complete it; KVM completes a write in the kernel only when an in-kernel
+ * device claims it. So a fast-path region is an ioeventfd at the exact
+ * address and width (len > 0: a len 0 "fast MMIO" ioeventfd carries no
+ * value) plus the trap's region, which captures the value.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
+#include "internal.h"
+
+#define MAX_IOEVENTFDS	64
+
+struct mmiotrap_fast {
+	struct mmiotrap *mt;
+	int vm_fd;
+	int efd;
+	__u32 region;
+	int n;
+	struct kvm_ioeventfd io[MAX_IOEVENTFDS];
+};
+
+/* One ioeventfd for every fast width at every address aligned to it. */
+static int plan(struct mmiotrap_fast *f, const struct mmiotrap_fast_opts *o, __u8 fast)
+{
+	__u64 a;
+	int w;
+
+	for (w = 1; w <= 8; w <<= 1) {
+		if (!(fast & w))
+			continue;
+		for (a = o->addr; a - o->addr + w <= o->len; a += w) {
+			if (f->n == MAX_IOEVENTFDS)
+				return -E2BIG;
+			f->io[f->n++] = (struct kvm_ioeventfd) {
+				.addr = a,
+				.len = w,
+				.fd = f->efd,
+				.flags = o->bus == MMIOTRAP_BUS_PIO ? KVM_IOEVENTFD_FLAG_PIO : 0,
+			};
+		}
+	}
+	return f->n ? 0 : -EINVAL;
+}
+
+static void deassign(struct mmiotrap_fast *f, int upto)
+{
+	int i;
+
+	for (i = 0; i < upto; i++) {
+		f->io[i].flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+		ioctl(f->vm_fd, KVM_IOEVENTFD, &f->io[i]);
+		f->io[i].flags &= ~KVM_IOEVENTFD_FLAG_DEASSIGN;
+	}
+}
+
+static int assign(struct mmiotrap_fast *f)
+{
+	int i, err;
+
+	for (i = 0; i < f->n; i++) {
+		if (ioctl(f->vm_fd, KVM_IOEVENTFD, &f->io[i])) {
+			err = -errno;
+			deassign(f, i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt,
+		      const struct mmiotrap_fast_opts *opts)
+{
+	struct mmiotrap_region_opts ro = { .sz = sizeof(ro) };
+	struct mmiotrap_fast *f;
+	__u8 widths, fast;
+	int id, err;
+
+	if (!fp || !opts || !OPTS_VALID(opts, struct mmiotrap_fast_opts))
+		return -EINVAL;
+	widths = OPTS_GET(opts, widths, 0) ?: MMIOTRAP_WIDTHS_ALL;
+	fast = OPTS_GET(opts, fast_widths, 0) ?: widths;
+	if ((fast & ~widths) || (widths & ~MMIOTRAP_WIDTHS_ALL))
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->mt = mt;
+	f->vm_fd = opts->vm_fd;
+	f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->efd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = plan(f, opts, fast);
+	if (err)
+		goto cleanup;
+	ro.vm = getpid();
+	ro.bus = opts->bus;
+	ro.addr = opts->addr;
+	ro.len = opts->len;
+	ro.widths = widths;
+	ro.name = OPTS_GET(opts, name, NULL);
+	/* The region first: a write before the ioeventfd exits and is still seen. */
+	id = region_add(mt, &ro, MMIOTRAP_ACTION_RING | MMIOTRAP_ACTION_QUIET, fast);
+	if (id < 0) {
+		err = id;
+		goto cleanup;
+	}
+	f->region = id;
+	err = assign(f);
+	if (err) {
+		mmiotrap_region_del(mt, f->region);
+		goto cleanup;
+	}
+	*fp = f;
+	return 0;
+
+cleanup:
+	if (f->efd >= 0)
+		close(f->efd);
+	free(f);
+	return err;
+}
+
+int mmiotrap_fast_del(struct mmiotrap_fast *f)
+{
+	int err;
+
+	if (!f)
+		return 0;
+	/* The ioeventfds first: from then on every write exits and is seen. */
+	deassign(f, f->n);
+	err = mmiotrap_region_del(f->mt, f->region);
+	close(f->efd);
+	free(f);
+	return err;
+}
+
+int mmiotrap_fast_eventfd(const struct mmiotrap_fast *f)
+{
+	return f->efd;
+}
+
+__u32 mmiotrap_fast_region(const struct mmiotrap_fast *f)
+{
+	return f->region;
+}
