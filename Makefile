@@ -35,7 +35,7 @@ LIB_SRCS	:= $(addprefix loader/,trap.c instance.c pinroot.c proc.c region.c \
 			counters.c events.c fastpath.c)
 CLI_SRCS	:= $(addprefix loader/,main.c cli.c cmd_trap.c cmd_region.c \
 			cmd_events.c cmd_stats.c)
-VMM_SRCS	:= tools/testvmm.c tools/kvm_vm.c
+VMM_SRCS	:= $(addprefix tools/,testvmm.c kvm_vm.c script.c emulator.c)
 
 LIB_OBJS	:= $(patsubst loader/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 CLI_OBJS	:= $(patsubst loader/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
@@ -83,7 +83,7 @@ $(OUTPUT)/cli/%.o: loader/%.c loader/cli.h include/mmiotrap.h include/mmiotrap_a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/tools/%.o: tools/%.c tools/kvm_vm.h | $(OUTPUT)/tools
+$(OUTPUT)/tools/%.o: tools/%.c $(wildcard tools/*.h) include/mmiotrap.h | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itools -c $< -o $@
 
@@ -104,9 +104,9 @@ $(OUTPUT)/mmiotrap: $(CLI_OBJS) $(OUTPUT)/libmmiotrap.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(CLI_LDLIBS)
 
-$(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS)
+$(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS) $(OUTPUT)/libmmiotrap.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) -o $@ $^
+	$(Q)$(CC) -o $@ $^ $(LDLIBS) -lpthread
 
 # Installs only what is missing; as root, as make demo and make check run.
 deps:

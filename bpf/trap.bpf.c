@@ -114,20 +114,30 @@ static bool width_fits(const struct mmiotrap_region *r, const struct doorbell *d
 	       d->addr - r->addr + w <= r->len;
 }
 
+/* Completed by an ioeventfd: a fast width, at the start of a register. */
+static bool is_fast(const struct doorbell *d, const struct mmiotrap_region *r)
+{
+	__u8 f = r->fast_widths;
+	__u64 stride = f & 8 ? 8 : f & 4 ? 4 : f & 2 ? 2 : 1;
+
+	return (f & d->width) && !((d->addr - r->addr) & (stride - 1));
+}
+
 static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 		 struct mmiotrap_slot *slot, struct mmiotrap_counters *cnt, __u32 tgid)
 {
 	struct mmiotrap_event *e;
 	__u32 flags = d->flags;
 
-	if (r->fast_widths & d->width) {
+	if (is_fast(d, r)) {
 		flags |= MMIOTRAP_EVENT_FAST;
 		cnt->fast++;
 	}
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		/* The sequence gap tells the subscriber what it lost. */
+		/* The seq gap, or the slot for the newest ones, tells what was lost. */
 		__sync_fetch_and_add(&slot->seq, 1);
+		__sync_fetch_and_add(&slot->dropped, 1);
 		cnt->dropped++;
 		return;
 	}

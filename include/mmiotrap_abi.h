@@ -112,10 +112,15 @@ struct mmiotrap_index_key {
 
 #define MMIOTRAP_INDEX_FIXED_BITS	96	/* vm, bus, reserved */
 
-/* slots: array map indexed by region id; the next seq and the newest value. */
+/*
+ * slots: array map indexed by region id, mmap-able: the next seq, the
+ * newest value, and how many records the ring had no room for.
+ */
 struct mmiotrap_slot {
 	__u64 seq;
 	__u64 value;
+	__u64 dropped;
+	__u64 reserved;
 };
 
 /* counters: per-CPU array map indexed by region id. */

@@ -37,23 +37,52 @@ struct mmiotrap_sub {
 	__u32 region;
 	bool busy_poll;
 	int delivered;
-	__u64 next_seq[MMIOTRAP_MAX_REGIONS];
-	bool seen[MMIOTRAP_MAX_REGIONS];
+	/* Per region id: what was delivered, what was reported lost. */
+	struct {
+		struct mmiotrap_event last;
+		__u64 next_seq;
+		__u64 lost;
+		bool seen;
+	} regions[MMIOTRAP_MAX_REGIONS];
 };
 
-/* The writes the ring dropped before @ev, as one event. */
-static int report_lost(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
+/* @n writes of region @id, from its next seq on, as one event. */
+static int report_lost(struct mmiotrap_sub *sub, __u32 id, __u64 n)
 {
-	struct mmiotrap_event lost = *ev;
+	struct mmiotrap_event lost = sub->regions[id].last;
 	struct mmiotrap_slot slot;
 
 	lost.flags = MMIOTRAP_EVENT_LOST;
-	lost.seq = sub->next_seq[ev->region];
-	lost.lost = ev->seq - lost.seq;
-	if (!mmiotrap_region_latest(sub->mt, ev->region, &slot))
+	lost.seq = sub->regions[id].next_seq;
+	lost.lost = n;
+	if (!mmiotrap_region_latest(sub->mt, id, &slot))
 		lost.value = slot.value;
+	sub->regions[id].next_seq += n;
+	sub->regions[id].lost += n;
 	sub->delivered++;
 	return sub->fn(sub->ctx, &lost);
+}
+
+/*
+ * Drops after the last record leave no gap until the next record: the
+ * slot counts them. Called with the ring drained; a write still in the
+ * trap on another CPU shows up as a late record, never as a loss twice.
+ */
+static int report_tail_losses(struct mmiotrap_sub *sub)
+{
+	struct mmiotrap_slot slot;
+	__u32 id;
+	int err;
+
+	for (id = 1; id < MMIOTRAP_MAX_REGIONS; id++) {
+		if (!sub->regions[id].seen || mmiotrap_region_latest(sub->mt, id, &slot) ||
+		    slot.dropped <= sub->regions[id].lost)
+			continue;
+		err = report_lost(sub, id, slot.dropped - sub->regions[id].lost);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -67,14 +96,19 @@ static int on_record(void *ctx, void *data, size_t size)
 		return -EPROTO;
 	if ((sub->vm && ev->vm != sub->vm) || (sub->region && id != sub->region))
 		return 0;
-	/* A seq below the expected one is a new region under a reused id. */
-	if (sub->seen[id] && ev->seq > sub->next_seq[id]) {
-		err = report_lost(sub, ev);
+	/* Seq 0 is a new region under a reused id. */
+	if (!ev->seq)
+		memset(&sub->regions[id], 0, sizeof(sub->regions[id]));
+	if (sub->regions[id].seen && ev->seq > sub->regions[id].next_seq) {
+		sub->regions[id].last = *ev;
+		err = report_lost(sub, id, ev->seq - sub->regions[id].next_seq);
 		if (err)
 			return err;
 	}
-	sub->seen[id] = true;
-	sub->next_seq[id] = ev->seq + 1;
+	sub->regions[id].seen = true;
+	sub->regions[id].last = *ev;
+	if (ev->seq >= sub->regions[id].next_seq)
+		sub->regions[id].next_seq = ev->seq + 1;
 	sub->delivered++;
 	return sub->fn(sub->ctx, ev);
 }
@@ -160,6 +194,8 @@ int mmiotrap_sub_consume(struct mmiotrap_sub *sub)
 			;
 	pthread_mutex_lock(&sub->lock);
 	err = ring_buffer__consume(sub->ring);
+	if (err >= 0)
+		err = report_tail_losses(sub);
 	n = sub->delivered;
 	sub->delivered = 0;
 	pthread_mutex_unlock(&sub->lock);

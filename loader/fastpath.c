@@ -25,16 +25,21 @@ struct mmiotrap_fast {
 	struct kvm_ioeventfd io[MAX_IOEVENTFDS];
 };
 
-/* One ioeventfd for every fast width at every address aligned to it. */
+/*
+ * One ioeventfd for every fast width at every register: the addresses
+ * aligned to the widest fast width. KVM's I/O bus finds ioeventfds by
+ * binary search and loses one whose range overlaps another's without
+ * sharing its start, so narrower widths sit only where a register starts.
+ */
 static int plan(struct mmiotrap_fast *f, const struct mmiotrap_fast_opts *o, __u8 fast)
 {
-	__u64 a;
+	__u64 stride = 1ULL << (31 - __builtin_clz(fast)), a;
 	int w;
 
 	for (w = 1; w <= 8; w <<= 1) {
 		if (!(fast & w))
 			continue;
-		for (a = o->addr; a - o->addr + w <= o->len; a += w) {
+		for (a = o->addr; a - o->addr + w <= o->len; a += stride) {
 			if (f->n == MAX_IOEVENTFDS)
 				return -E2BIG;
 			f->io[f->n++] = (struct kvm_ioeventfd) {

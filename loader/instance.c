@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #define SLOTS_SIZE	(MMIOTRAP_MAX_REGIONS * sizeof(struct mmiotrap_slot))
+_Static_assert(SLOTS_SIZE % 4096 == 0, "the slots map is mmap'ed whole");
 
 /* The value size each map must have, so an older instance is refused. */
 static const __u32 map_value_size[NR_MAPS] = {
@@ -142,5 +143,7 @@ int mmiotrap_region_latest(struct mmiotrap *mt, __u32 id, struct mmiotrap_slot *
 	s = &mt->slots[id];
 	slot->value = s->value;
 	slot->seq = s->seq;
+	slot->dropped = s->dropped;
+	slot->reserved = 0;
 	return 0;
 }
