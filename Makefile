@@ -54,7 +54,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo check install clean
+.PHONY: all deps demo check bench install clean
 
 all: $(LIBS) $(PROGS)
 
@@ -127,6 +127,10 @@ demo: deps
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)selftests/run $(OUTPUT)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/bench.sh $(OUTPUT)
 
 install: all
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))

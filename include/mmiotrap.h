@@ -86,7 +86,12 @@ struct mmiotrap_region_opts {
 	__u64 addr;		/* guest physical address or port */
 	__u64 len;
 	__u8 widths;		/* OR of 1, 2, 4, 8; 0: all */
-	const char *name;	/* NULL: "region<ID>" */
+	const char *name;	/* NULL or "": no name, the id names it */
+	/*
+	 * The VMM hands this region's exits to mmiotrap_sub_dispatch_exit(),
+	 * which consumes its records: they need wake no one.
+	 */
+	bool dispatched;
 };
 
 /*

@@ -225,11 +225,15 @@ int mmiotrap_sub_poll(struct mmiotrap_sub *sub, int timeout_ms)
 {
 	struct epoll_event evs[8];
 
+	int n;
+
 	if (sub->busy_poll)
 		return spin(sub, timeout_ms);
-	if (epoll_wait(sub->epfd, evs, 8, timeout_ms) < 0)
+	/* Only a wakeup says there is something: nothing may depend on timeouts. */
+	n = epoll_wait(sub->epfd, evs, 8, timeout_ms);
+	if (n < 0)
 		return -errno;
-	return mmiotrap_sub_consume(sub);
+	return n ? mmiotrap_sub_consume(sub) : 0;
 }
 
 /* The bus, address and width of a write exit; false for anything else. */

@@ -92,6 +92,9 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt,
 	fast = OPTS_GET(opts, fast_widths, 0) ?: widths;
 	if ((fast & ~widths) || (widths & ~MMIOTRAP_WIDTHS_ALL))
 		return -EINVAL;
+	/* A width wider than the region has nowhere to sit. */
+	while (fast && 1ULL << (31 - __builtin_clz(fast)) > opts->len)
+		fast &= ~(1U << (31 - __builtin_clz(fast)));
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;

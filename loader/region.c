@@ -317,7 +317,8 @@ int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *
 	if (!opts || !OPTS_VALID(opts, struct mmiotrap_region_opts))
 		return -EINVAL;
 	memcpy(&o, opts, opts->sz);
-	return region_add(mt, &o, MMIOTRAP_ACTION_RING, 0);
+	return region_add(mt, &o, MMIOTRAP_ACTION_RING |
+			  (o.dispatched ? MMIOTRAP_ACTION_QUIET : 0), 0);
 }
 
 int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,

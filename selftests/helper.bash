@@ -118,3 +118,16 @@ capture() {
 	assert_equal "$(jq -c '.regions[0] | [.matched, .emitted, .dropped, .skipped]' <<<"$output")" \
 		"[$count,$count,0,0]"
 }
+
+# emulate ARGS...: the test VMM with its example emulator on this suite's
+# trap; its JSON report lands in $report.
+emulate() {
+	run "$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT" "$@"
+	report=$output
+	[ "$status" = 0 ] || fail "test VMM exited $status: $output"
+}
+
+# report_is JQ WANT: one field (or a jq array of fields) of the report.
+report_is() {
+	assert_equal "$(jq -c "$1" <<<"$report")" "$2"
+}

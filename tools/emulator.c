@@ -250,7 +250,7 @@ static int add_region(struct emu *e, int i)
 	case EMU_SLOW: {
 		struct mmiotrap_region_opts o = {
 			.sz = sizeof(o), .vm = getpid(), .bus = (enum mmiotrap_bus)r->bus, .addr = r->addr,
-			.len = r->len, .widths = r->widths,
+			.len = r->len, .widths = r->widths, .dispatched = true,
 		};
 
 		id = mmiotrap_region_add(e->mt, &o);
