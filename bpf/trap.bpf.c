@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "mmiotrap_abi.h"
+#include "mmiotrap_decode.h"
 
 #define KVM_TRACE_MMIO_WRITE	2
 #define KVM_PIO_OUT		1
@@ -69,7 +70,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 21);
 } events SEC(".maps");
 
 static struct mmiotrap_totals *my_totals(void)
@@ -153,6 +154,7 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 	e->region = r->id;
 	e->lost = 0;
 	e->seq = __sync_fetch_and_add(&slot->seq, 1);
+	mmiotrap_decode(r, d->addr, d->value, &e->dec);
 	/* A wakeup is a self-IPI: quiet regions have a cheaper one of their own. */
 	bpf_ringbuf_submit(e, r->action & MMIOTRAP_ACTION_QUIET ? BPF_RB_NO_WAKEUP : 0);
 	cnt->emitted++;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "mmiotrap_abi.h"
+#include "mmiotrap_decode.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,16 +93,24 @@ struct mmiotrap_region_opts {
 	 * which consumes its records: they need wake no one.
 	 */
 	bool dispatched;
+	enum mmiotrap_decoder decoder;
+	union mmiotrap_decoder_params params;
 };
 
 /*
- * Register a region; returns its id (>= 1). Errors: -EINVAL (length or
- * widths), -ERANGE (range wraps or leaves the bus), -ESRCH (no such
+ * Register a region; returns its id (>= 1). Errors: -EINVAL (length,
+ * widths or decoder parameters), -ERANGE (range wraps or leaves the bus), -ESRCH (no such
  * process), -EEXIST (name taken), -EADDRINUSE (overlaps a region of the same
  * VM and bus), -ENOSPC (table full), -ENAMETOOLONG. Regions left by an exited
  * process whose pid @vm now names are removed first.
  */
 int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts);
+
+/* The decoder named @name ("raw", "nvme", ...), or -EINVAL; and back. */
+int mmiotrap_decoder_by_name(const char *name);
+const char *mmiotrap_decoder_str(enum mmiotrap_decoder decoder);
+/* "sq_tail", "cq_head", ... for enum mmiotrap_kind. */
+const char *mmiotrap_kind_str(enum mmiotrap_kind kind);
 
 /* Remove region @id: -ENOENT if there is none. */
 int mmiotrap_region_del(struct mmiotrap *mt, __u32 id);
@@ -138,6 +147,8 @@ struct mmiotrap_fast_opts {
 	__u8 widths;		/* accepted widths; 0: all */
 	__u8 fast_widths;	/* widths completed in the kernel; 0: all accepted */
 	const char *name;
+	enum mmiotrap_decoder decoder;
+	union mmiotrap_decoder_params params;
 };
 
 /*

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define MMIOTRAP_ABI_VERSION	1
+#define MMIOTRAP_ABI_VERSION	2
 
 #define MMIOTRAP_MAX_REGIONS	256
 #define MMIOTRAP_NAME_LEN	32
@@ -42,6 +42,25 @@ enum mmiotrap_event_flags {
 	MMIOTRAP_EVENT_LOST		= 1 << 3,
 };
 
+/* What a write means: include/mmiotrap_decode.h fills it. */
+enum mmiotrap_kind {
+	MMIOTRAP_KIND_RAW	= 0,	/* no decoder: the value as written */
+	MMIOTRAP_KIND_SQ_TAIL	= 1,	/* NVMe: field[0] is SQ queue's new tail */
+	MMIOTRAP_KIND_CQ_HEAD	= 2,	/* NVMe: field[0] is CQ queue's new head */
+	MMIOTRAP_KIND_NOTIFY	= 3,	/* virtio: queue notified; field[0..2] next_off, next_wrap, avail idx */
+	MMIOTRAP_KIND_OFF_GRID	= 4,	/* not at a doorbell the decoder knows */
+	MMIOTRAP_KIND_BAD_QUEUE	= 5,	/* a doorbell beyond the configured queues */
+	MMIOTRAP_KIND_FIELDS	= 6,	/* bitfield: field[0..3] */
+};
+
+#define MMIOTRAP_FIELDS		4
+
+struct mmiotrap_decoded {
+	__u32 kind;		/* enum mmiotrap_kind */
+	__u32 queue;
+	__u64 field[MMIOTRAP_FIELDS];
+};
+
 /* One doorbell write, as it goes through the ring buffer. */
 struct mmiotrap_event {
 	__u16 abi;		/* MMIOTRAP_ABI_VERSION */
@@ -56,10 +75,46 @@ struct mmiotrap_event {
 	__u32 region;		/* region id */
 	__u32 lost;		/* MMIOTRAP_EVENT_LOST: how many */
 	__u64 seq;		/* per region, from 0, without gaps unless dropped */
+	struct mmiotrap_decoded dec;	/* what the region's decoder made of it */
 };
 
 enum mmiotrap_decoder {
-	MMIOTRAP_DECODER_RAW	= 0,	/* the value as written */
+	MMIOTRAP_DECODER_RAW		= 0,	/* the value as written */
+	MMIOTRAP_DECODER_NVME		= 1,
+	MMIOTRAP_DECODER_VIRTIO_PCI	= 2,	/* modern: notify capability */
+	MMIOTRAP_DECODER_VIRTIO_LEGACY	= 3,	/* QUEUE_NOTIFY of the I/O BAR */
+	MMIOTRAP_DECODER_BITFIELD	= 4,
+	MMIOTRAP_DECODER_MAX,
+};
+
+struct mmiotrap_nvme_params {
+	__u64 bar0;		/* BAR0's guest physical address */
+	__u32 dstrd;		/* CAP.DSTRD: doorbells are 4 << dstrd apart */
+	__u32 queues;		/* queue pairs, admin included */
+};
+
+struct mmiotrap_virtio_params {
+	__u64 notify_base;	/* the notify capability's address */
+	__u32 multiplier;	/* notify_off_multiplier */
+	__u16 queues;
+	__u16 flags;		/* MMIOTRAP_VIRTIO_* */
+};
+
+struct mmiotrap_legacy_params {
+	__u32 queues;
+};
+
+struct mmiotrap_bitfield_params {
+	__u64 mask[MMIOTRAP_FIELDS];	/* applied after the shift; 0: unused */
+	__u8 shift[MMIOTRAP_FIELDS];
+	char name[MMIOTRAP_FIELDS][12];
+};
+
+union mmiotrap_decoder_params {
+	struct mmiotrap_nvme_params nvme;
+	struct mmiotrap_virtio_params virtio;
+	struct mmiotrap_legacy_params legacy;
+	struct mmiotrap_bitfield_params bitfield;
 };
 
 enum mmiotrap_action {
@@ -85,6 +140,7 @@ struct mmiotrap_region {
 	__u8 fast_widths;	/* widths an ioeventfd completes in the kernel */
 	__u8 reserved[3];
 	char name[MMIOTRAP_NAME_LEN];
+	union mmiotrap_decoder_params params;
 };
 
 /*

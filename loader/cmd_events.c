@@ -17,9 +17,67 @@ static void on_signal(int sig)
 
 struct printer {
 	const struct cli *cli;
+	struct mmiotrap *mt;
 	__u64 left;	/* events still to print; 0: no limit */
 	__u64 printed;
+	/* Decoders need their region's parameters to be shown: one look each. */
+	struct mmiotrap_region regions[MMIOTRAP_MAX_REGIONS];
+	bool known[MMIOTRAP_MAX_REGIONS];
 };
+
+static const struct mmiotrap_region *region_of(struct printer *p, __u32 id)
+{
+	if (id >= MMIOTRAP_MAX_REGIONS)
+		return NULL;
+	if (!p->known[id] && !mmiotrap_region_get(p->mt, id, &p->regions[id]))
+		p->known[id] = true;
+	return p->known[id] ? &p->regions[id] : NULL;
+}
+
+/* The decoded fields, as JSON members or as text after the raw write. */
+static void decoded(struct printer *p, const struct mmiotrap_event *ev, json_t *obj, char *text,
+		    size_t size)
+{
+	const struct mmiotrap_region *r = region_of(p, ev->region);
+	const struct mmiotrap_decoded *d = &ev->dec;
+	const char *names[MMIOTRAP_FIELDS] = { "next_off", "next_wrap", "avail_idx" };
+	int i, n = 0, nfields = 0;
+	json_t *fields = NULL;
+
+	text[0] = '\0';
+	if (!r || r->decoder == MMIOTRAP_DECODER_RAW)
+		return;
+	if (obj)
+		json_object_set_new(obj, "kind", json_string(mmiotrap_kind_str(d->kind)));
+	n += snprintf(text + n, size - n, " %s", mmiotrap_kind_str(d->kind));
+	/* Off the grid there is no queue; a bitfield has none. */
+	if (d->kind != MMIOTRAP_KIND_OFF_GRID && d->kind != MMIOTRAP_KIND_FIELDS) {
+		if (obj)
+			json_object_set_new(obj, "queue", json_integer(d->queue));
+		n += snprintf(text + n, size - n, " queue %u", d->queue);
+	}
+	if (r->decoder == MMIOTRAP_DECODER_VIRTIO_PCI &&
+	    (r->params.virtio.flags & MMIOTRAP_VIRTIO_NOTIFICATION_DATA))
+		nfields = r->params.virtio.flags & MMIOTRAP_VIRTIO_PACKED ? 2 : 3;
+	if (r->decoder == MMIOTRAP_DECODER_BITFIELD) {
+		for (i = 0; i < MMIOTRAP_FIELDS; i++)
+			names[i] = r->params.bitfield.mask[i] ? r->params.bitfield.name[i] : NULL;
+		nfields = MMIOTRAP_FIELDS;
+		fields = json_object();
+	}
+	for (i = 0; i < nfields; i++) {
+		if (!names[i])
+			continue;
+		if (obj)
+			json_object_set_new(fields ? fields : obj, names[i], json_integer(d->field[i]));
+		n += snprintf(text + n, size - n, " %s %llu", names[i],
+			      (unsigned long long)d->field[i]);
+	}
+	if (obj && fields)
+		json_object_set_new(obj, "fields", fields);
+	else
+		json_decref(fields);
+}
 
 static void print_lost(const struct cli *cli, const struct mmiotrap_event *ev)
 {
@@ -32,27 +90,33 @@ static void print_lost(const struct cli *cli, const struct mmiotrap_event *ev)
 		       ev->region, (unsigned long long)ev->seq, (unsigned long long)ev->value);
 }
 
-static void print_write(const struct cli *cli, const struct mmiotrap_event *ev)
+static void print_write(struct printer *p, const struct mmiotrap_event *ev)
 {
 	bool fast = ev->flags & MMIOTRAP_EVENT_FAST;
+	char text[256];
+	json_t *obj;
 
-	if (cli->json)
-		cli_json(cli, json_pack("{s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:i, s:I, s:b}",
-					"ts_ns", (json_int_t)ev->ts_ns,
-					"vm", (json_int_t)ev->vm,
-					"vcpu_tid", (json_int_t)ev->vcpu_tid,
-					"bus", bus_str(ev->bus),
-					"addr", (json_int_t)ev->addr,
-					"width", ev->width,
-					"value", (json_int_t)ev->value,
-					"region", ev->region,
-					"seq", (json_int_t)ev->seq,
-					"fast", fast));
-	else
-		printf("%llu vm %u vcpu %u %s 0x%llx width %u value 0x%llx region %u seq %llu%s\n",
+	if (!p->cli->json) {
+		decoded(p, ev, NULL, text, sizeof(text));
+		printf("%llu vm %u vcpu %u %s 0x%llx width %u value 0x%llx region %u seq %llu%s%s\n",
 		       (unsigned long long)ev->ts_ns, ev->vm, ev->vcpu_tid, bus_str(ev->bus),
 		       (unsigned long long)ev->addr, ev->width, (unsigned long long)ev->value,
-		       ev->region, (unsigned long long)ev->seq, fast ? " fast" : "");
+		       ev->region, (unsigned long long)ev->seq, fast ? " fast" : "", text);
+		return;
+	}
+	obj = json_pack("{s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:i, s:I, s:b}",
+			"ts_ns", (json_int_t)ev->ts_ns,
+			"vm", (json_int_t)ev->vm,
+			"vcpu_tid", (json_int_t)ev->vcpu_tid,
+			"bus", bus_str(ev->bus),
+			"addr", (json_int_t)ev->addr,
+			"width", ev->width,
+			"value", (json_int_t)ev->value,
+			"region", ev->region,
+			"seq", (json_int_t)ev->seq,
+			"fast", fast);
+	decoded(p, ev, obj, text, sizeof(text));
+	cli_json(p->cli, obj);
 }
 
 static int print_event(void *ctx, const struct mmiotrap_event *ev)
@@ -62,7 +126,7 @@ static int print_event(void *ctx, const struct mmiotrap_event *ev)
 	if (ev->flags & MMIOTRAP_EVENT_LOST)
 		print_lost(p->cli, ev);
 	else
-		print_write(p->cli, ev);
+		print_write(p, ev);
 	p->printed++;
 	/* Stop at the limit: what is left stays in the ring. */
 	return p->left && !--p->left ? -ECANCELED : 0;
@@ -165,7 +229,7 @@ static int run(const struct cli *cli, struct mmiotrap *mt, struct mmiotrap_sub *
 int do_events(struct cli *cli)
 {
 	struct events_args a = { .sub.sz = sizeof(a.sub) };
-	struct printer p = { .cli = cli };
+	static struct printer p;
 	struct mmiotrap_sub *sub = NULL;
 	struct mmiotrap_region r;
 	struct mmiotrap *mt;
@@ -173,6 +237,8 @@ int do_events(struct cli *cli)
 
 	if (parse_events(cli, &a) || cli_open(cli, &mt))
 		return 1;
+	p.cli = cli;
+	p.mt = mt;
 	err = a.region ? cli_region(cli, mt, a.region, &r) : 0;
 	if (!err) {
 		a.sub.region = a.region ? r.id : 0;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 
@@ -32,20 +33,80 @@ static void widths_text(__u8 widths, char *buf, size_t size)
 			n += snprintf(buf + n, size - n, "%s%d", n ? "," : "", w);
 }
 
+static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_region *r);
+
+/* A decoder's parameters, as JSON and as text; NULL and "" for raw. */
+static json_t *params_json(const struct mmiotrap_region *r, char *text, size_t size)
+{
+	const union mmiotrap_decoder_params *p = &r->params;
+	json_t *fields;
+	size_t n = 0;
+	int i;
+
+	text[0] = '\0';
+	switch (r->decoder) {
+	case MMIOTRAP_DECODER_NVME:
+		snprintf(text, size, "  nvme bar0 0x%llx dstrd %u queues %u",
+			 (unsigned long long)p->nvme.bar0, p->nvme.dstrd, p->nvme.queues);
+		return json_pack("{s:I, s:i, s:i}", "bar0", (json_int_t)p->nvme.bar0,
+				 "dstrd", p->nvme.dstrd, "queues", p->nvme.queues);
+	case MMIOTRAP_DECODER_VIRTIO_PCI:
+		snprintf(text, size, "  virtio-pci notify-base 0x%llx multiplier %u queues %u%s%s",
+			 (unsigned long long)p->virtio.notify_base, p->virtio.multiplier,
+			 p->virtio.queues,
+			 p->virtio.flags & MMIOTRAP_VIRTIO_NOTIFICATION_DATA ? " notification-data" : "",
+			 p->virtio.flags & MMIOTRAP_VIRTIO_PACKED ? " packed" : "");
+		return json_pack("{s:I, s:i, s:i, s:b, s:b}",
+				 "notify_base", (json_int_t)p->virtio.notify_base,
+				 "multiplier", p->virtio.multiplier, "queues", p->virtio.queues,
+				 "notification_data",
+				 !!(p->virtio.flags & MMIOTRAP_VIRTIO_NOTIFICATION_DATA),
+				 "packed", !!(p->virtio.flags & MMIOTRAP_VIRTIO_PACKED));
+	case MMIOTRAP_DECODER_VIRTIO_LEGACY:
+		snprintf(text, size, "  virtio-legacy queues %u", p->legacy.queues);
+		return json_pack("{s:i}", "queues", p->legacy.queues);
+	case MMIOTRAP_DECODER_BITFIELD:
+		fields = json_array();
+		n = snprintf(text, size, "  bitfield");
+		for (i = 0; i < MMIOTRAP_FIELDS && p->bitfield.mask[i]; i++) {
+			json_array_append_new(fields, json_pack("{s:s, s:I, s:i}",
+				"name", p->bitfield.name[i], "mask", (json_int_t)p->bitfield.mask[i],
+				"shift", p->bitfield.shift[i]));
+			n += snprintf(text + n, size - n, " %s:0x%llx:%u", p->bitfield.name[i],
+				      (unsigned long long)p->bitfield.mask[i], p->bitfield.shift[i]);
+		}
+		return json_pack("{s:o}", "fields", fields);
+	default:
+		return NULL;
+	}
+}
+
 static json_t *region_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
+{
+	char text[160];
+	json_t *obj, *params = params_json(r, text, sizeof(text));
+
+	obj = region_fields_json(mt, r);
+	if (params)
+		json_object_set_new(obj, "params", params);
+	return obj;
+}
+
+static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
 	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:s, s:s, s:b}",
 			 "id", r->id, "name", r->name, "vm", (json_int_t)r->vm,
 			 "bus", bus_str(r->bus), "addr", (json_int_t)r->addr,
 			 "len", (json_int_t)r->len, "widths", widths_json(r->widths),
-			 "fast_widths", widths_json(r->fast_widths), "decoder", "raw",
+			 "fast_widths", widths_json(r->fast_widths),
+			 "decoder", mmiotrap_decoder_str(r->decoder),
 			 "action", r->action & MMIOTRAP_ACTION_RING ? "ring" : "count",
 			 "stale", mmiotrap_region_stale(mt, r));
 }
 
 static void print_region(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
-	char widths[16];
+	char widths[16], params[160];
 	char fast[24] = "";
 
 	widths_text(r->widths, widths, sizeof(widths));
@@ -53,9 +114,10 @@ static void print_region(struct mmiotrap *mt, const struct mmiotrap_region *r)
 		strcpy(fast, "  fast ");
 		widths_text(r->fast_widths, fast + strlen(fast), sizeof(fast) - strlen(fast));
 	}
-	printf("%u: name %s  vm %u  %s 0x%llx len 0x%llx  widths %s%s%s\n", r->id,
+	json_decref(params_json(r, params, sizeof(params)));
+	printf("%u: name %s  vm %u  %s 0x%llx len 0x%llx  widths %s%s%s%s\n", r->id,
 	       *r->name ? r->name : "-", r->vm, bus_str(r->bus), (unsigned long long)r->addr,
-	       (unsigned long long)r->len, widths, fast,
+	       (unsigned long long)r->len, widths, fast, params,
 	       mmiotrap_region_stale(mt, r) ? "  stale" : "");
 }
 
@@ -79,10 +141,131 @@ static int parse_widths(const struct cli *cli, const char *arg, __u8 *widths)
 	return *widths ? 0 : cli_error(cli, "bad --width '%s'", arg);
 }
 
+static bool is_decoder_option(const char *word)
+{
+	static const char *const options[] = {
+		"--decoder", "--bar0", "--dstrd", "--queues", "--notify-base", "--multiplier",
+		"--notification-data", "--packed", "--field", NULL,
+	};
+	int i;
+
+	for (i = 0; options[i]; i++)
+		if (cli_is(word, options[i]))
+			return true;
+	return false;
+}
+
+/* "NAME:MASK:SHIFT" into the first free field. */
+static int parse_field(const struct cli *cli, const char *arg, struct mmiotrap_bitfield_params *b)
+{
+	char name[64], *end;
+	unsigned long long mask, shift;
+	int i, n;
+
+	if (!arg || sscanf(arg, "%63[^:]:%n", name, &n) != 1)
+		return cli_error(cli, "bad --field '%s': want NAME:MASK:SHIFT", arg ? arg : "");
+	mask = strtoull(arg + n, &end, 0);
+	if (*end != ':' || !mask)
+		return cli_error(cli, "bad --field '%s': want NAME:MASK:SHIFT, MASK not 0", arg);
+	shift = strtoull(end + 1, &end, 0);
+	if (*end || shift > 63)
+		return cli_error(cli, "bad --field '%s': SHIFT is 0 to 63", arg);
+	if (strlen(name) >= sizeof(b->name[0]))
+		return cli_error(cli, "bad --field '%s': name longer than %zu characters", arg,
+				 sizeof(b->name[0]) - 1);
+	for (i = 0; i < MMIOTRAP_FIELDS && b->mask[i]; i++)
+		;
+	if (i == MMIOTRAP_FIELDS)
+		return cli_error(cli, "too many --field: %d at most", MMIOTRAP_FIELDS);
+	b->mask[i] = mask;
+	b->shift[i] = shift;
+	strcpy(b->name[i], name);
+	return 0;
+}
+
+/*
+ * One decoder option; *val is set to NULL for a flag, which takes no value,
+ * so that the caller gives it back.
+ */
+static int parse_decoder_option(struct cli *cli, const char *word, const char **val,
+				struct mmiotrap_region_opts *o, __u32 *queues)
+{
+	union mmiotrap_decoder_params *p = &o->params;
+	__u64 n;
+	int d;
+
+	if (cli_is(word, "--notification-data") || cli_is(word, "--packed")) {
+		p->virtio.flags |= cli_is(word, "--packed") ? MMIOTRAP_VIRTIO_PACKED :
+			MMIOTRAP_VIRTIO_NOTIFICATION_DATA;
+		/* A flag: the word after it is the next option. */
+		cli->argc++;
+		cli->argv--;
+		*val = NULL;
+		return 0;
+	}
+	if (cli_is(word, "--decoder")) {
+		d = mmiotrap_decoder_by_name(*val);
+		if (d < 0)
+			return cli_error(cli, "bad --decoder '%s': raw, nvme, virtio-pci, virtio-legacy or bitfield",
+					 *val ? *val : "");
+		o->decoder = d;
+		return 0;
+	}
+	if (cli_is(word, "--field"))
+		return parse_field(cli, *val, &p->bitfield);
+	if (cli_u64(cli, word, *val, &n))
+		return 1;
+	if (cli_is(word, "--bar0"))
+		p->nvme.bar0 = n;
+	else if (cli_is(word, "--notify-base"))
+		p->virtio.notify_base = n;
+	else if (n > 0xffffffff)
+		return cli_error(cli, "bad %s '%s': too large", word, *val);
+	else if (cli_is(word, "--dstrd"))
+		p->nvme.dstrd = n;
+	else if (cli_is(word, "--multiplier"))
+		p->virtio.multiplier = n;
+	else
+		*queues = n;
+	return 0;
+}
+
+/* Each decoder takes its own options, and needs them all. */
+static int check_decoder_options(const struct cli *cli, struct mmiotrap_region_opts *o,
+				 __u32 queues)
+{
+	union mmiotrap_decoder_params *p = &o->params;
+
+	switch (o->decoder) {
+	case MMIOTRAP_DECODER_NVME:
+		if (!queues || p->nvme.dstrd > 15)
+			return cli_error(cli, "--decoder nvme needs --bar0 ADDR, --queues N (at least 1) and --dstrd 0..15");
+		p->nvme.queues = queues;
+		return 0;
+	case MMIOTRAP_DECODER_VIRTIO_PCI:
+		if (!queues || queues > 0xffff)
+			return cli_error(cli, "--decoder virtio-pci needs --notify-base ADDR, --multiplier N and --queues 1..65535");
+		p->virtio.queues = queues;
+		return 0;
+	case MMIOTRAP_DECODER_VIRTIO_LEGACY:
+		if (!queues || queues > 0x10000)
+			return cli_error(cli, "--decoder virtio-legacy needs --queues N (1..65536)");
+		p->legacy.queues = queues;
+		return 0;
+	case MMIOTRAP_DECODER_BITFIELD:
+		if (!p->bitfield.mask[0])
+			return cli_error(cli, "--decoder bitfield needs --field NAME:MASK:SHIFT");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static int parse_add(struct cli *cli, struct mmiotrap_region_opts *o)
 {
 	bool have_vm = false, have_addr = false, have_len = false;
 	const char *word, *val;
+	__u32 queues = 0;
 	__u64 n;
 
 	while ((word = cli_next(cli))) {
@@ -112,13 +295,16 @@ static int parse_add(struct cli *cli, struct mmiotrap_region_opts *o)
 			if (!val)
 				return cli_error(cli, "--name needs a value");
 			o->name = val;
+		} else if (is_decoder_option(word)) {
+			if (parse_decoder_option(cli, word, &val, o, &queues))
+				return 1;
 		} else {
 			return cli_error(cli, "unknown argument '%s' to region add", word);
 		}
 	}
 	if (!have_vm || !have_addr || !have_len)
 		return cli_error(cli, "region add needs --vm PID, --mmio ADDR or --pio PORT, and --len BYTES");
-	return 0;
+	return check_decoder_options(cli, o, queues);
 }
 
 static int conflict(const struct cli *cli, struct mmiotrap *mt,

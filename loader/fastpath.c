@@ -114,6 +114,9 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt,
 	ro.len = opts->len;
 	ro.widths = widths;
 	ro.name = OPTS_GET(opts, name, NULL);
+	ro.decoder = OPTS_GET(opts, decoder, MMIOTRAP_DECODER_RAW);
+	if (OPTS_GET(opts, decoder, 0))
+		ro.params = opts->params;
 	/* The region first: a write before the ioeventfd exits and is still seen. */
 	id = region_add(mt, &ro, MMIOTRAP_ACTION_RING | MMIOTRAP_ACTION_QUIET, fast);
 	if (id < 0) {

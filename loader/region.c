@@ -231,6 +231,45 @@ static bool valid_name(const char *name)
 	return true;
 }
 
+static bool valid_field_name(const char *name, size_t size)
+{
+	size_t n = strnlen(name, size);
+
+	return n && n < size && valid_name(name);
+}
+
+/* Parameters a decoder cannot work with are refused, not mis-decoded. */
+static int check_decoder(const struct mmiotrap_region_opts *o)
+{
+	const union mmiotrap_decoder_params *p = &o->params;
+	int i, fields = 0;
+
+	switch (o->decoder) {
+	case MMIOTRAP_DECODER_RAW:
+		return 0;
+	case MMIOTRAP_DECODER_NVME:
+		return p->nvme.queues && p->nvme.dstrd <= 15 ? 0 : -EINVAL;
+	case MMIOTRAP_DECODER_VIRTIO_PCI:
+		return p->virtio.queues &&
+		       !(p->virtio.flags & ~(MMIOTRAP_VIRTIO_NOTIFICATION_DATA |
+					     MMIOTRAP_VIRTIO_PACKED)) ? 0 : -EINVAL;
+	case MMIOTRAP_DECODER_VIRTIO_LEGACY:
+		return p->legacy.queues && p->legacy.queues <= 0x10000 ? 0 : -EINVAL;
+	case MMIOTRAP_DECODER_BITFIELD:
+		for (i = 0; i < MMIOTRAP_FIELDS; i++) {
+			if (!p->bitfield.mask[i])
+				continue;
+			if (p->bitfield.shift[i] > 63 ||
+			    !valid_field_name(p->bitfield.name[i], sizeof(p->bitfield.name[i])))
+				return -EINVAL;
+			fields++;
+		}
+		return fields ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
 static int check_opts(const struct mmiotrap_region_opts *o)
 {
 	__u64 end = o->bus == MMIOTRAP_BUS_PIO ? 0x10000 : 0;
@@ -246,7 +285,7 @@ static int check_opts(const struct mmiotrap_region_opts *o)
 		return -ENAMETOOLONG;
 	if (o->name && *o->name && !valid_name(o->name))
 		return -EINVAL;
-	return 0;
+	return check_decoder(o);
 }
 
 static bool overlaps(const struct mmiotrap_region *r, const struct mmiotrap_region_opts *o)
@@ -348,7 +387,8 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 		r.vm = o.vm;
 		r.bus = o.bus;
 		r.widths = o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL;
-		r.decoder = MMIOTRAP_DECODER_RAW;
+		r.decoder = o.decoder;
+		r.params = o.params;
 		r.action = action;
 		r.fast_widths = fast_widths;
 		if (o.name)
@@ -371,4 +411,42 @@ int mmiotrap_region_del(struct mmiotrap *mt, __u32 id)
 		err = region_remove(mt, &r);
 	flock(mt->maps_dir_fd, LOCK_UN);
 	return err;
+}
+
+static const char *const decoder_names[MMIOTRAP_DECODER_MAX] = {
+	[MMIOTRAP_DECODER_RAW]		 = "raw",
+	[MMIOTRAP_DECODER_NVME]		 = "nvme",
+	[MMIOTRAP_DECODER_VIRTIO_PCI]	 = "virtio-pci",
+	[MMIOTRAP_DECODER_VIRTIO_LEGACY] = "virtio-legacy",
+	[MMIOTRAP_DECODER_BITFIELD]	 = "bitfield",
+};
+
+int mmiotrap_decoder_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < MMIOTRAP_DECODER_MAX; i++)
+		if (name && !strcmp(name, decoder_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+const char *mmiotrap_decoder_str(enum mmiotrap_decoder decoder)
+{
+	return decoder < MMIOTRAP_DECODER_MAX ? decoder_names[decoder] : "unknown";
+}
+
+const char *mmiotrap_kind_str(enum mmiotrap_kind kind)
+{
+	static const char *const names[] = {
+		[MMIOTRAP_KIND_RAW]	  = "raw",
+		[MMIOTRAP_KIND_SQ_TAIL]	  = "sq_tail",
+		[MMIOTRAP_KIND_CQ_HEAD]	  = "cq_head",
+		[MMIOTRAP_KIND_NOTIFY]	  = "notify",
+		[MMIOTRAP_KIND_OFF_GRID]  = "off_grid",
+		[MMIOTRAP_KIND_BAD_QUEUE] = "bad_queue",
+		[MMIOTRAP_KIND_FIELDS]	  = "fields",
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
 }

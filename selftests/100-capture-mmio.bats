@@ -69,15 +69,15 @@ teardown() {
 }
 
 @test "a full ring drops records, counts them, and events says what was lost" {
-	# 1 MiB of 64-byte records holds 16384: nobody reads while the guest writes.
-	vmm_start vm mmio:$BASE:4:20000
+	# 2 MiB of 104-byte records holds 20164: nobody reads while the guest writes.
+	vmm_start vm mmio:$BASE:4:30000
 	"$MT" region add --vm "$vm_pid" --mmio $BASE --len 4 >/dev/null
 	vmm_go vm
 	run "$MT" -j stats
 	stats=$output
 	emitted=$(jq '.regions[0].emitted' <<<"$stats")
-	assert_equal "$(jq -c '.regions[0] | [.matched, .emitted + .dropped]' <<<"$stats")" "[20000,20000]"
-	[ "$emitted" -ge 16000 ] && [ "$emitted" -lt 20000 ] || fail "wanted 16000..19999 emitted, got $emitted"
+	assert_equal "$(jq -c '.regions[0] | [.matched, .emitted + .dropped]' <<<"$stats")" "[30000,30000]"
+	[ "$emitted" -ge 20000 ] && [ "$emitted" -lt 30000 ] || fail "wanted 20000..29999 emitted, got $emitted"
 	events_start "$BATS_TEST_TMPDIR/ev" --duration 2
 	events_wait
 	jq -c 'select(has("lost") | not)' "$BATS_TEST_TMPDIR/ev" >"$BATS_TEST_TMPDIR/writes"
@@ -85,5 +85,5 @@ teardown() {
 		--addr $BASE --width 4 --count "$emitted"
 	# The newest writes were the ones dropped; the slot still has the last value.
 	assert_equal "$(jq -c 'select(has("lost"))' "$BATS_TEST_TMPDIR/ev")" \
-		"{\"lost\":$((20000 - emitted)),\"region\":1,\"seq\":$emitted,\"value\":19999}"
+		"{\"lost\":$((30000 - emitted)),\"region\":1,\"seq\":$emitted,\"value\":29999}"
 }

@@ -92,7 +92,7 @@ fast() {
 }
 
 @test "an overloaded subscriber gets lost counts equal to the gaps, and the latest value" {
-	# 100 µs per event against a 1 MiB ring of 16384 records.
+	# 100 µs per event against a ring of 20164 records.
 	emulate --delay-us 100 --fast mmio:0xd0000000:4 mmio:0xd0000000:4:40000:3:7
 	lost=$(jq .lost <<<"$report")
 	[ "$lost" -gt 0 ] || fail "wanted writes lost, got none: $report"
