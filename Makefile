@@ -22,19 +22,19 @@ SONAME		:= libmmiotrap.so.0
 
 # What make deps installs from Debian when it is missing.
 DEBS := make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev \
-	zlib1g-dev pkg-config libjansson-dev bats bats-assert bats-support bats-file \
+	zlib1g-dev pkg-config libjansson-dev libyaml-dev bats bats-assert bats-support bats-file \
 	jq python3 util-linux procps
 
 CFLAGS		?= -O2 -g
 CFLAGS		+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT)
-BPF_CFLAGS	:= -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(OUTPUT)
+BPF_CFLAGS	:= -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(OUTPUT)
 LDLIBS		:= -lbpf -lelf -lz
-CLI_LDLIBS	:= $(LDLIBS) -ljansson
+CLI_LDLIBS	:= $(LDLIBS) -ljansson -lyaml
 
 LIB_SRCS	:= $(addprefix loader/,trap.c instance.c pinroot.c proc.c region.c \
 			counters.c events.c fastpath.c)
 CLI_SRCS	:= $(addprefix loader/,main.c cli.c cmd_trap.c cmd_region.c \
-			cmd_events.c cmd_stats.c)
+			cmd_events.c cmd_stats.c cmd_policy.c policy.c)
 VMM_SRCS	:= $(addprefix tools/,testvmm.c kvm_vm.c script.c emulator.c)
 
 LIB_OBJS	:= $(patsubst loader/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
@@ -42,7 +42,7 @@ CLI_OBJS	:= $(patsubst loader/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
 VMM_OBJS	:= $(patsubst tools/%.c,$(OUTPUT)/tools/%.o,$(VMM_SRCS)) \
 		   $(OUTPUT)/tools/doorbell_guest.o
 
-PROGS		:= $(OUTPUT)/mmiotrap $(OUTPUT)/mmiotrap-testvmm
+PROGS		:= $(OUTPUT)/mmiotrap $(OUTPUT)/mmiotrap-testvmm $(OUTPUT)/decode-test
 LIBS		:= $(OUTPUT)/libmmiotrap.a $(OUTPUT)/$(SONAME)
 
 ifeq ($(V),1)
@@ -54,6 +54,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all deps demo check bench install clean
 
 all: $(LIBS) $(PROGS)
@@ -65,13 +66,13 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
 
-$(OUTPUT)/trap.bpf.o: bpf/trap.bpf.c include/mmiotrap_abi.h $(OUTPUT)/vmlinux.h
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/mmiotrap_abi.h include/mmiotrap_decode.h $(OUTPUT)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/trap.skel.h: $(OUTPUT)/trap.bpf.o
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name trap_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(OUTPUT)/lib/trap.o: $(OUTPUT)/trap.skel.h
 
@@ -79,7 +80,7 @@ $(OUTPUT)/lib/%.o: loader/%.c loader/internal.h include/mmiotrap.h include/mmiot
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
 
-$(OUTPUT)/cli/%.o: loader/%.c loader/cli.h include/mmiotrap.h include/mmiotrap_abi.h | $(OUTPUT)/cli
+$(OUTPUT)/cli/%.o: loader/%.c loader/cli.h $(wildcard loader/policy.h) include/mmiotrap.h include/mmiotrap_abi.h | $(OUTPUT)/cli
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
@@ -90,6 +91,12 @@ $(OUTPUT)/tools/%.o: tools/%.c $(wildcard tools/*.h) include/mmiotrap.h | $(OUTP
 $(OUTPUT)/tools/%.o: tools/%.S | $(OUTPUT)/tools
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c $< -o $@
+
+# The decoders' unit test runs their userspace and their BPF build.
+$(OUTPUT)/decode-test: selftests/decode/decode_test.c $(OUTPUT)/decode_test.skel.h \
+		bpf/decode_test.h include/mmiotrap_decode.h include/mmiotrap_abi.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Ibpf -o $@ $< $(LDLIBS)
 
 $(OUTPUT)/libmmiotrap.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

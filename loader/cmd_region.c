@@ -197,9 +197,11 @@ static int parse_decoder_option(struct cli *cli, const char *word, const char **
 	if (cli_is(word, "--notification-data") || cli_is(word, "--packed")) {
 		p->virtio.flags |= cli_is(word, "--packed") ? MMIOTRAP_VIRTIO_PACKED :
 			MMIOTRAP_VIRTIO_NOTIFICATION_DATA;
-		/* A flag: the word after it is the next option. */
-		cli->argc++;
-		cli->argv--;
+		/* A flag: the word after it, if any, is the next option. */
+		if (*val) {
+			cli->argc++;
+			cli->argv--;
+		}
 		*val = NULL;
 		return 0;
 	}

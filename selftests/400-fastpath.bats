@@ -127,7 +127,6 @@ fast() {
 		[ "$(wc -l <"$BATS_TEST_TMPDIR/ev")" = 364 ] ||
 			fail "run $run: wanted 364 events, got $(wc -l <"$BATS_TEST_TMPDIR/ev")"
 		"$MT" region del 1 >/dev/null
-		rm "$BATS_TEST_TMPDIR/vm.go"
 	done
 }
 

@@ -37,6 +37,7 @@ unload_all() {
 vmm_start() {
 	local name=$1
 	shift
+	rm -f "$BATS_TEST_TMPDIR/$name.go"
 	mkfifo "$BATS_TEST_TMPDIR/$name.go"
 	"$VMM" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" 3>&- &
 	printf -v "${name}_pid" %s $!
