@@ -95,6 +95,7 @@ struct mmiotrap_region_opts {
 	bool dispatched;
 	enum mmiotrap_decoder decoder;
 	union mmiotrap_decoder_params params;
+	__u8 flags;		/* enum mmiotrap_region_flags */
 };
 
 /*

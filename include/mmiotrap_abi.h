@@ -127,6 +127,11 @@ enum mmiotrap_action {
 	MMIOTRAP_ACTION_QUIET	= 1 << 1,
 };
 
+enum mmiotrap_region_flags {
+	/* Made by 'mmiotrap policy apply', which may change or remove it. */
+	MMIOTRAP_REGION_POLICY	= 1 << 0,
+};
+
 /* regions: array map indexed by region id (from 1); len 0 marks a free id. */
 struct mmiotrap_region {
 	__u64 addr;
@@ -138,7 +143,8 @@ struct mmiotrap_region {
 	__u8 decoder;		/* enum mmiotrap_decoder */
 	__u8 action;		/* enum mmiotrap_action bits */
 	__u8 fast_widths;	/* widths an ioeventfd completes in the kernel */
-	__u8 reserved[3];
+	__u8 flags;		/* enum mmiotrap_region_flags */
+	__u8 reserved[2];
 	char name[MMIOTRAP_NAME_LEN];
 	union mmiotrap_decoder_params params;
 };

@@ -274,7 +274,7 @@ static int check_opts(const struct mmiotrap_region_opts *o)
 {
 	__u64 end = o->bus == MMIOTRAP_BUS_PIO ? 0x10000 : 0;
 
-	if (!o->len || (o->widths & ~MMIOTRAP_WIDTHS_ALL))
+	if (!o->len || (o->widths & ~MMIOTRAP_WIDTHS_ALL) || (o->flags & ~MMIOTRAP_REGION_POLICY))
 		return -EINVAL;
 	if (o->bus != MMIOTRAP_BUS_MMIO && o->bus != MMIOTRAP_BUS_PIO)
 		return -EINVAL;
@@ -387,6 +387,7 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 		r.vm = o.vm;
 		r.bus = o.bus;
 		r.widths = o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL;
+		r.flags = o.flags;
 		r.decoder = o.decoder;
 		r.params = o.params;
 		r.action = action;
