@@ -193,8 +193,12 @@ int mmiotrap_subscribe(struct mmiotrap_sub **sub, struct mmiotrap *mt,
 		       mmiotrap_event_fn fn, void *ctx,
 		       const struct mmiotrap_subscribe_opts *opts);
 
-/* Be woken by @efd too (a fast region's eventfd); the sub does not own it. */
+/*
+ * Be woken by @efd too (a fast region's eventfd, non-blocking); the sub does
+ * not own it. Unwatch it before it is closed (before mmiotrap_fast_del()).
+ */
 int mmiotrap_sub_watch(struct mmiotrap_sub *sub, int efd);
+int mmiotrap_sub_unwatch(struct mmiotrap_sub *sub, int efd);
 
 /* An fd for epoll: readable when events are waiting. */
 int mmiotrap_sub_fd(const struct mmiotrap_sub *sub);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* What every mmiotrap command shares: words, numbers, errors, JSON. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "cli.h"
 
@@ -52,9 +54,10 @@ int cli_u64(const struct cli *cli, const char *what, const char *arg, __u64 *val
 
 	if (!arg)
 		return cli_error(cli, "%s needs a value", what);
+	/* 0x hex or decimal; a leading 0 is not octal. */
 	errno = 0;
-	*val = strtoull(arg, &end, 0);
-	if (errno || end == arg || *end || *arg == '-')
+	*val = strtoull(arg, &end, strncasecmp(arg, "0x", 2) ? 10 : 16);
+	if (errno || end == arg || *end || !isxdigit((unsigned char)*arg))
 		return cli_error(cli, "bad %s '%s': not a number", what, arg);
 	return 0;
 }

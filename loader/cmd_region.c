@@ -355,6 +355,8 @@ static int add_error(const struct cli *cli, struct mmiotrap *mt,
 	case -ENOSPC:
 		return cli_error(cli, "no room for another region (%d at most)",
 				 MMIOTRAP_MAX_REGIONS - 1);
+	case -ENOBUFS:
+		return cli_error(cli, "the address index is full (%d blocks)", MMIOTRAP_INDEX_ENTRIES);
 	default:
 		return cli_error(cli, "cannot add the region: %s", strerror(-err));
 	}

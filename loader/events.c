@@ -90,7 +90,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	const struct mmiotrap_event *ev = data;
 	struct mmiotrap_sub *sub = ctx;
 	__u32 id = ev->region;
-	int err;
+	int err, lost_err = 0;
 
 	if (size < sizeof(*ev) || ev->abi != MMIOTRAP_ABI_VERSION || id >= MMIOTRAP_MAX_REGIONS)
 		return -EPROTO;
@@ -99,18 +99,18 @@ static int on_record(void *ctx, void *data, size_t size)
 	/* Seq 0 is a new region under a reused id. */
 	if (!ev->seq)
 		memset(&sub->regions[id], 0, sizeof(sub->regions[id]));
+	/* The record is consumed: it is delivered even if the callback balks at the loss. */
 	if (sub->regions[id].seen && ev->seq > sub->regions[id].next_seq) {
 		sub->regions[id].last = *ev;
-		err = report_lost(sub, id, ev->seq - sub->regions[id].next_seq);
-		if (err)
-			return err;
+		lost_err = report_lost(sub, id, ev->seq - sub->regions[id].next_seq);
 	}
 	sub->regions[id].seen = true;
 	sub->regions[id].last = *ev;
 	if (ev->seq >= sub->regions[id].next_seq)
 		sub->regions[id].next_seq = ev->seq + 1;
 	sub->delivered++;
-	return sub->fn(sub->ctx, ev);
+	err = sub->fn(sub->ctx, ev);
+	return lost_err ? lost_err : err;
 }
 
 static int watch(struct mmiotrap_sub *sub, int fd)
@@ -118,6 +118,17 @@ static int watch(struct mmiotrap_sub *sub, int fd)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
 	return epoll_ctl(sub->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* Drops before the subscriber came are history, not its losses. */
+static void set_baseline(struct mmiotrap_sub *sub)
+{
+	struct mmiotrap_slot slot;
+	__u32 id;
+
+	for (id = 1; id < MMIOTRAP_MAX_REGIONS; id++)
+		if (!mmiotrap_region_latest(sub->mt, id, &slot))
+			sub->regions[id].lost = slot.dropped;
 }
 
 int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
@@ -158,6 +169,7 @@ int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
 	err = watch(sub, ring_buffer__epoll_fd(sub->ring));
 	if (err)
 		goto cleanup;
+	set_baseline(sub);
 	*subp = sub;
 	return 0;
 
@@ -176,6 +188,19 @@ int mmiotrap_sub_watch(struct mmiotrap_sub *sub, int efd)
 	if (!err)
 		sub->watched[sub->nwatched++] = efd;
 	return err;
+}
+
+int mmiotrap_sub_unwatch(struct mmiotrap_sub *sub, int efd)
+{
+	int i;
+
+	for (i = 0; i < sub->nwatched; i++) {
+		if (sub->watched[i] != efd)
+			continue;
+		sub->watched[i] = sub->watched[--sub->nwatched];
+		return epoll_ctl(sub->epfd, EPOLL_CTL_DEL, efd, NULL) ? -errno : 0;
+	}
+	return -ENOENT;
 }
 
 int mmiotrap_sub_fd(const struct mmiotrap_sub *sub)

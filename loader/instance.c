@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -71,6 +72,7 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 	if (!mt)
 		return -ENOMEM;
 	strcpy(mt->root, root);
+	pthread_mutex_init(&mt->lock, NULL);
 	mt->maps_dir_fd = -1;
 	for (i = 0; i < NR_MAPS; i++)
 		mt->map_fd[i] = -1;
@@ -121,6 +123,7 @@ void mmiotrap_close(struct mmiotrap *mt)
 			close(mt->map_fd[i]);
 	if (mt->maps_dir_fd >= 0)
 		close(mt->maps_dir_fd);
+	pthread_mutex_destroy(&mt->lock);
 	free(mt);
 }
 
@@ -146,4 +149,19 @@ int mmiotrap_region_latest(struct mmiotrap *mt, __u32 id, struct mmiotrap_slot *
 	slot->dropped = s->dropped;
 	slot->reserved = 0;
 	return 0;
+}
+
+int regions_lock(struct mmiotrap *mt)
+{
+	pthread_mutex_lock(&mt->lock);
+	if (!flock(mt->maps_dir_fd, LOCK_EX))
+		return 0;
+	pthread_mutex_unlock(&mt->lock);
+	return -errno;
+}
+
+void regions_unlock(struct mmiotrap *mt)
+{
+	flock(mt->maps_dir_fd, LOCK_UN);
+	pthread_mutex_unlock(&mt->lock);
 }

@@ -4,6 +4,7 @@
 #define MMIOTRAP_INTERNAL_H
 
 #include <limits.h>
+#include <pthread.h>
 #include "mmiotrap.h"
 
 /* The maps of bpf/trap.bpf.c, pinned as <pin root>/maps/<name>. */
@@ -26,7 +27,8 @@ extern const char *const mode_progs[MMIOTRAP_ATTACH_MAX][MODE_MAX_PROGS];
 
 struct mmiotrap {
 	char root[PATH_MAX];
-	int maps_dir_fd;	/* flock: held while regions change */
+	int maps_dir_fd;	/* flock: held while regions change, by processes */
+	pthread_mutex_t lock;	/* and by the threads of this one */
 	int map_fd[NR_MAPS];
 	const struct mmiotrap_slot *slots;	/* the slots map, mmap'ed */
 	int ncpus;
@@ -43,6 +45,10 @@ struct mmiotrap {
 const char *pin_root_of(const struct mmiotrap_opts *opts);
 int pin_path(char *buf, size_t size, const char *root, const char *dir, const char *name);
 int tracefs_prepare(void);
+
+/* instance.c: the region table is changed by one thread of one process at a time. */
+int regions_lock(struct mmiotrap *mt);
+void regions_unlock(struct mmiotrap *mt);
 
 /* region.c */
 int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,

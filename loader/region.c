@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <bpf/bpf.h>
 #include "internal.h"
 
@@ -69,7 +68,8 @@ static int index_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 	for (i = 0; i < n; i++) {
 		key = block_key(r, &b[i]);
 		if (bpf_map_update_elem(mt->map_fd[MAP_ADDR_INDEX], &key, &r->id, BPF_NOEXIST)) {
-			int err = errno == E2BIG ? -ENOSPC : -errno;
+			/* The address index is full: not the region table. */
+			int err = errno == E2BIG || errno == ENOSPC ? -ENOBUFS : -errno;
 
 			index_remove(mt, r, i);
 			return err;
@@ -375,8 +375,9 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 	err = proc_start_ticks(o.vm, &ticks);
 	if (err)
 		return err;
-	if (flock(mt->maps_dir_fd, LOCK_EX))
-		return -errno;
+	err = regions_lock(mt);
+	if (err)
+		return err;
 	err = check_conflicts(mt, &o, ticks, &id);
 	if (!err)
 		err = prune_stale(mt, o.vm, ticks);
@@ -396,7 +397,7 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 			strncpy(r.name, o.name, sizeof(r.name) - 1);
 		err = region_insert(mt, &r);
 	}
-	flock(mt->maps_dir_fd, LOCK_UN);
+	regions_unlock(mt);
 	return err ? err : (int)id;
 }
 
@@ -405,12 +406,13 @@ int mmiotrap_region_del(struct mmiotrap *mt, __u32 id)
 	struct mmiotrap_region r;
 	int err;
 
-	if (flock(mt->maps_dir_fd, LOCK_EX))
-		return -errno;
+	err = regions_lock(mt);
+	if (err)
+		return err;
 	err = mmiotrap_region_get(mt, id, &r);
 	if (!err)
 		err = region_remove(mt, &r);
-	flock(mt->maps_dir_fd, LOCK_UN);
+	regions_unlock(mt);
 	return err;
 }
 

@@ -175,41 +175,43 @@ int mmiotrap_probe_attach(enum mmiotrap_attach_mode mode)
 	return err;
 }
 
-static void unpin_all(const char *root)
+/* Remove every pin load makes, and only those; returns how many there were. */
+static int unpin_all(const char *root)
 {
 	char path[PATH_MAX];
-	int mode, i;
+	int mode, i, n = 0;
 
 	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
 		for (i = 0; i < MODE_MAX_PROGS && mode_progs[mode][i]; i++)
 			if (!pin_path(path, sizeof(path), root, "links", mode_progs[mode][i]))
-				unlink(path);
+				n += !unlink(path);
 	for (i = 0; i < NR_MAPS; i++)
 		if (!pin_path(path, sizeof(path), root, "maps", trap_map_names[i]))
-			unlink(path);
+			n += !unlink(path);
 	if (!pin_path(path, sizeof(path), root, "links", NULL))
 		rmdir(path);
 	if (!pin_path(path, sizeof(path), root, "maps", NULL))
 		rmdir(path);
+	return n;
 }
 
+/* The directories may be there already, left with foreign files in them. */
 static int make_dirs(const char *root)
 {
+	static const char *const dirs[] = { "maps", "links" };
 	char path[PATH_MAX];
+	size_t i;
 	int err;
 
 	if (mkdir(root, 0700) && errno != EEXIST)
 		return -errno;
-	err = pin_path(path, sizeof(path), root, "maps", NULL);
-	if (err)
-		return err;
-	if (mkdir(path, 0700))
-		return errno == EEXIST ? -EEXIST : -errno;
-	err = pin_path(path, sizeof(path), root, "links", NULL);
-	if (err)
-		return err;
-	if (mkdir(path, 0700))
-		return errno == EEXIST ? -EEXIST : -errno;
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		err = pin_path(path, sizeof(path), root, dirs[i], NULL);
+		if (err)
+			return err;
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -231,43 +233,57 @@ static int pin_maps(struct trap_bpf *skel, const char *root)
 	return 0;
 }
 
-static int attach_and_pin(struct trap_bpf *skel, const char *root)
+static int pin_links(struct trap_bpf *skel, const char *root)
 {
+	const struct bpf_object_skeleton *s = skel->skeleton;
 	char path[PATH_MAX];
-	struct bpf_program *prog;
 	struct bpf_link *link;
-	int err;
+	int i, err;
 
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		link = bpf_program__attach(prog);
+	for (i = 0; i < s->prog_cnt; i++) {
+		link = *s->progs[i].link;
 		if (!link)
-			return -errno;
-		err = pin_path(path, sizeof(path), root, "links", bpf_program__name(prog));
+			continue;
+		err = pin_path(path, sizeof(path), root, "links", s->progs[i].name);
 		if (!err)
 			err = bpf_link__pin(link, path);
-		/* Pinned, the link stays attached after this reference goes. */
-		bpf_link__destroy(link);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
+/* The first mode that loads and attaches; a mode may load, yet not attach. */
+static int load_and_attach(struct trap_bpf **skelp)
+{
+	int mode, err = -ENOTSUP;
+
+	for (mode = MMIOTRAP_ATTACH_NONE + 1; mode < MMIOTRAP_ATTACH_MAX; mode++) {
+		err = open_quietly(skelp, mode);
+		if (err)
+			continue;
+		err = trap_bpf__attach(*skelp);
+		if (!err)
+			return 0;
+		trap_bpf__destroy(*skelp);
+	}
+	return err;
+}
+
 static bool is_loaded(const char *root)
 {
 	char path[PATH_MAX];
 
-	return !pin_path(path, sizeof(path), root, "maps", NULL) && !access(path, F_OK);
+	return !pin_path(path, sizeof(path), root, "maps", trap_map_names[MAP_REGIONS]) &&
+	       !access(path, F_OK);
 }
 
 int mmiotrap_load(const struct mmiotrap_opts *opts)
 {
 	const char *root = pin_root_of(opts);
-	struct trap_bpf *skel = NULL;
-	int mode, err;
+	struct trap_bpf *skel;
 	bool made_root;
+	int err;
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
@@ -277,13 +293,8 @@ int mmiotrap_load(const struct mmiotrap_opts *opts)
 	if (is_loaded(root))
 		return -EEXIST;
 	err = tracefs_prepare();
-	if (err)
-		return err;
-	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++) {
-		err = open_quietly(&skel, mode);
-		if (!err)
-			break;
-	}
+	if (!err)
+		err = load_and_attach(&skel);
 	if (err)
 		return err;
 	made_root = access(root, F_OK) != 0;
@@ -291,14 +302,13 @@ int mmiotrap_load(const struct mmiotrap_opts *opts)
 	if (!err)
 		err = pin_maps(skel, root);
 	if (!err)
-		err = attach_and_pin(skel, root);
+		err = pin_links(skel, root);
 	if (err) {
-		if (err != -EEXIST) {
-			unpin_all(root);
-			if (made_root)
-				rmdir(root);
-		}
+		unpin_all(root);
+		if (made_root)
+			rmdir(root);
 	}
+	/* Pinned, the links stay attached after these references go. */
 	trap_bpf__destroy(skel);
 	return err;
 }
@@ -309,8 +319,8 @@ int mmiotrap_unload(const struct mmiotrap_opts *opts)
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
-	if (!is_loaded(root))
+	/* Whatever is left of an instance, even half of one, goes. */
+	if (!unpin_all(root))
 		return -ENOENT;
-	unpin_all(root);
 	return rmdir(root) ? -errno : 0;
 }

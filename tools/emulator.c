@@ -412,8 +412,10 @@ static void deregister(struct emu *e)
 	}
 	e->nraw = 0;
 	for (i = 0; i < e->cfg.nregions; i++) {
-		if (e->fast[i])
+		if (e->fast[i]) {
+			mmiotrap_sub_unwatch(e->sub, mmiotrap_fast_eventfd(e->fast[i]));
 			mmiotrap_fast_del(e->fast[i]);
+		}
 		else if (e->cfg.regions[i].kind == EMU_SLOW && e->region_id[i])
 			mmiotrap_region_del(e->mt, e->region_id[i]);
 		e->fast[i] = NULL;
