@@ -23,7 +23,7 @@ SONAME		:= libmmiotrap.so.0
 # What make deps installs from Debian when it is missing.
 DEBS := make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config libjansson-dev libyaml-dev bats bats-assert bats-support bats-file \
-	jq python3 util-linux procps
+	jq python3 util-linux procps strace qemu-system-x86
 
 CFLAGS		?= -O2 -g
 CFLAGS		+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT)

@@ -16,20 +16,16 @@ Standard library only.  Subcommands:
       programmed it and turned memory decoding on; with --wait it polls until
       it is mapped, else it fails at once when it is not.
 
-  parse-trace FILE [--with-time]
+  parse-trace FILE [--skip-lines N]
       Turn QEMU's "log" trace backend lines of pci_nvme_mmio_doorbell_sq/_cq
       into JSON Lines {"kind":"sq_tail"|"cq_head","queue":N,"value":V}, in
-      file order.  --with-time adds "tid" and "ts" (seconds, float) when the
-      lines carry them (-msg timestamp=on).  Other lines are ignored.
-
-  parse-kvm-mmio FILE --bar0 ADDR [--dstrd N]
-      Turn the text of tracefs' "trace" file (kvm:kvm_mmio lines) into the
-      same JSON Lines: only writes inside BAR0's doorbell area
-      [ADDR+0x1000, ADDR+0x2000) count.
-
-  decode-events FILE --bar0 ADDR [--dstrd N]
-      The same for JSON Lines that carry "addr" and "value" (mmiotrap -j
-      events).
+      file order.  --skip-lines N ignores the first N lines (those of a
+      boot before a system_reset).  Other lines, and a last line without its
+      newline yet, are ignored.  The lines look like
+        24211@1795316052.193895:pci_nvme_mmio_doorbell_sq sqid 0 new_tail 1
+        24211@1795316052.194330:pci_nvme_mmio_doorbell_cq cqid 0 new_head 1
+      or, without -msg timestamp=on,
+        pci_nvme_mmio_doorbell_sq sqid 0 new_tail 1
 
 FILE may be "-" for standard input.
 """
@@ -43,7 +39,6 @@ import time
 
 NVME_CLASS = 0x0108
 DOORBELL_BASE = 0x1000
-DOORBELL_END = 0x2000
 
 
 class QMPError(Exception):
@@ -192,77 +187,24 @@ TRACE_RE = re.compile(
     r"(?:sqid|cqid) (?P<queue>\d+) (?:new_tail|new_head) (?P<value>\d+)\s*$")
 
 
-def parse_trace(lines, with_time=False):
-    for line in lines:
+def parse_trace(lines, skip_lines=0):
+    for n, line in enumerate(lines):
+        if n < skip_lines:
+            continue
+        if not line.endswith("\n"):
+            # QEMU may be half-way through writing it: not a whole record.
+            break
         m = TRACE_RE.match(line)
         if not m:
             continue
-        rec = {"kind": "sq_tail" if m["q"] == "sq" else "cq_head",
+        yield {"kind": "sq_tail" if m["q"] == "sq" else "cq_head",
                "queue": int(m["queue"]), "value": int(m["value"])}
-        if with_time and m["tid"] is not None:
-            rec["tid"] = int(m["tid"])
-            rec["ts"] = int(m["sec"]) + int(m["usec"]) / 1e6
-        yield rec
 
 
 def cmd_parse_trace(args):
     with _open(args.file) as f:
-        for rec in parse_trace(f, args.with_time):
+        for rec in parse_trace(f, args.skip_lines):
             print(json.dumps(rec))
-    return 0
-
-
-def doorbell(bar0, dstrd, addr, value):
-    """The doorbell record for a write at addr, or None outside the doorbells."""
-    off = addr - bar0
-    if off < DOORBELL_BASE or off >= DOORBELL_END:
-        return None
-    stride = 4 << dstrd
-    if (off - DOORBELL_BASE) % stride:
-        return None
-    idx = (off - DOORBELL_BASE) // stride
-    return {"kind": "cq_head" if idx & 1 else "sq_tail",
-            "queue": idx >> 1, "value": value}
-
-
-# "<comm>-<tid> [cpu] flags  ts: kvm_mmio: mmio write len 4 gpa 0x... val 0x..."
-KVM_MMIO_RE = re.compile(
-    r"^\s*(?P<task>.*)-(?P<tid>\d+)\s+\[\d+\].*?\s(?P<ts>\d+\.\d+): kvm_mmio: "
-    r"mmio (?P<type>\S+) len (?P<len>\d+) gpa 0x(?P<gpa>[0-9a-f]+) "
-    r"val 0x(?P<val>[0-9a-f]+)")
-
-
-def cmd_parse_kvm_mmio(args):
-    bar0 = int(args.bar0, 0)
-    with _open(args.file) as f:
-        for line in f:
-            m = KVM_MMIO_RE.match(line)
-            if not m or m["type"] != "write":
-                continue
-            rec = doorbell(bar0, args.dstrd, int(m["gpa"], 16),
-                           int(m["val"], 16))
-            if rec is None:
-                continue
-            if args.with_time:
-                rec["tid"] = int(m["tid"])
-                rec["ts"] = float(m["ts"])
-            print(json.dumps(rec))
-    return 0
-
-
-def cmd_decode_events(args):
-    bar0 = int(args.bar0, 0)
-    with _open(args.file) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            ev = json.loads(line)
-            if "addr" not in ev or "value" not in ev:
-                continue
-            rec = doorbell(bar0, args.dstrd, int(ev["addr"]), int(ev["value"]))
-            if rec is not None:
-                print(json.dumps(rec))
     return 0
 
 
@@ -286,21 +228,9 @@ def main(argv=None):
 
     p = sub.add_parser("parse-trace", help="QEMU doorbell trace to JSON Lines")
     p.add_argument("file")
-    p.add_argument("--with-time", action="store_true")
+    p.add_argument("--skip-lines", type=int, default=0,
+                   help="ignore the first N lines (an earlier boot's)")
     p.set_defaults(func=cmd_parse_trace)
-
-    p = sub.add_parser("parse-kvm-mmio", help="kvm_mmio trace to JSON Lines")
-    p.add_argument("file")
-    p.add_argument("--bar0", required=True)
-    p.add_argument("--dstrd", type=int, default=0)
-    p.add_argument("--with-time", action="store_true")
-    p.set_defaults(func=cmd_parse_kvm_mmio)
-
-    p = sub.add_parser("decode-events", help="mmiotrap events to JSON Lines")
-    p.add_argument("file")
-    p.add_argument("--bar0", required=True)
-    p.add_argument("--dstrd", type=int, default=0)
-    p.set_defaults(func=cmd_decode_events)
 
     args = ap.parse_args(argv)
     try:

@@ -1,0 +1,1069 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Policy files, read with libyaml's document API and checked against the
+ * schema of docs/policy.md. Every problem is kept with its line, so that
+ * one run reports them all. Nothing here needs the kernel or root.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+#include "policy.h"
+
+#define BIT(n)		(1U << (n))
+#define NVME		BIT(MMIOTRAP_DECODER_NVME)
+#define VIRTIO_PCI	BIT(MMIOTRAP_DECODER_VIRTIO_PCI)
+#define VIRTIO_LEGACY	BIT(MMIOTRAP_DECODER_VIRTIO_LEGACY)
+#define BITFIELD	BIT(MMIOTRAP_DECODER_BITFIELD)
+/* needed_by of a key every mapping of its kind must have. */
+#define ALWAYS		(~0U)
+#define PID_MAX		0x7fffffff
+#define PIO_END		0x10000ULL
+
+struct parser {
+	struct policy *p;
+	yaml_document_t doc;
+	bool oom;
+};
+
+/* What a node holds. A plain scalar is typed by its text, as YAML does. */
+enum type { T_NULL, T_BOOL, T_NUMBER, T_STRING, T_LIST, T_MAPPING };
+
+static const char *const type_names[] = {
+	[T_NULL] = "null", [T_BOOL] = "a bool", [T_NUMBER] = "a number",
+	[T_STRING] = "a string", [T_LIST] = "a list", [T_MAPPING] = "a mapping",
+};
+
+/* A key a mapping may have, and what parses its value into the mapping's object. */
+struct key {
+	const char *name;
+	bool (*parse)(struct parser *ps, void *obj, const char *key, yaml_node_t *val);
+	unsigned int decoders;	/* a parameter of these decoders only; 0: of any */
+	unsigned int needed_by;	/* the decoders that need it, or ALWAYS */
+};
+
+/* One mapping being parsed against its keys. */
+struct walk {
+	const struct key *keys;
+	void *obj;
+	const char *what;	/* "a region": where an unknown key was found */
+	const char *decoder;	/* a region's decoder; NULL: none or not known */
+	unsigned int dec_bit;
+	unsigned int parsed;	/* keys parsed before the walk */
+	unsigned int given;	/* keys present, a bit each by their place in keys */
+	unsigned int ok;	/* keys whose value parsed without a problem */
+};
+
+/* *@arr with room for one more zeroed element; NULL when out of memory. */
+static void *grow(struct parser *ps, void *arr, int n, size_t size)
+{
+	char *a = realloc(arr, (n + 1) * size);
+
+	if (!a) {
+		ps->oom = true;
+		return NULL;
+	}
+	memset(a + n * size, 0, size);
+	return a;
+}
+
+static struct policy_error *verror(struct parser *ps, int line, const char *key,
+				   const char *fmt, va_list ap)
+{
+	struct policy *p = ps->p;
+	struct policy_error *e = grow(ps, p->errors, p->nerrors, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	p->errors = e;
+	e += p->nerrors++;
+	e->line = line;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	return e;
+}
+
+static __attribute__((format(printf, 4, 5)))
+void error_line(struct parser *ps, int line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(ps, line, key, fmt, ap);
+	va_end(ap);
+}
+
+/* Not valid YAML: no key to name. */
+static __attribute__((format(printf, 3, 4)))
+void syntax_error(struct parser *ps, int line, const char *fmt, ...)
+{
+	struct policy_error *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	e = verror(ps, line, "", fmt, ap);
+	va_end(ap);
+	if (e)
+		e->syntax = true;
+}
+
+static int line_of(const yaml_node_t *n)
+{
+	return n->start_mark.line + 1;
+}
+
+static __attribute__((format(printf, 4, 5)))
+bool error_at(struct parser *ps, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(ps, line_of(n), key, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static yaml_node_t *node(struct parser *ps, int index)
+{
+	return yaml_document_get_node(&ps->doc, index);
+}
+
+static const char *text(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_word(const char *s, const char *const *words)
+{
+	for (; *words; words++)
+		if (!strcmp(s, *words))
+			return true;
+	return false;
+}
+
+/* What YAML would read as a number, even one mmiotrap refuses: "-1", "1.5", "010". */
+static bool looks_numeric(const char *s)
+{
+	const char *digits = s + (*s == '-' || *s == '+');
+	char *end;
+
+	digits += *digits == '.';
+	if (!isdigit((unsigned char)*digits))
+		return false;
+	strtod(s, &end);
+	if (!*end)
+		return true;
+	strtoull(s, &end, 0);
+	return !*end;
+}
+
+static enum type type_of(const yaml_node_t *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
+	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE", NULL };
+	const char *s;
+
+	if (n->type == YAML_SEQUENCE_NODE)
+		return T_LIST;
+	if (n->type == YAML_MAPPING_NODE)
+		return T_MAPPING;
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return T_STRING;
+	s = text(n);
+	if (is_word(s, nulls))
+		return T_NULL;
+	if (is_word(s, bools))
+		return T_BOOL;
+	return looks_numeric(s) ? T_NUMBER : T_STRING;
+}
+
+static bool want(struct parser *ps, const yaml_node_t *n, const char *key, enum type t)
+{
+	enum type got = type_of(n);
+
+	if (got == t)
+		return true;
+	return error_at(ps, n, key, "want %s, got %s", type_names[t], type_names[got]);
+}
+
+/* Decimal without a leading zero or 0x hex: what YAML 1.1 and 1.2 agree on. */
+static bool number_syntax(const char *s)
+{
+	if (s[0] == '0' && s[1] == 'x')
+		return s[2] && strspn(s + 2, "0123456789abcdefABCDEF") == strlen(s + 2);
+	if (s[0] == '0')
+		return !s[1];
+	return strspn(s, "0123456789") == strlen(s);
+}
+
+static bool get_number(struct parser *ps, const yaml_node_t *n, const char *key,
+		       __u64 min, __u64 max, __u64 *val)
+{
+	const char *s = text(n);
+
+	if (!want(ps, n, key, T_NUMBER))
+		return false;
+	if (!number_syntax(s))
+		return error_at(ps, n, key, "bad number '%s': want decimal or 0x hex, 0 or more", s);
+	errno = 0;
+	*val = strtoull(s, NULL, 0);
+	if (errno)
+		return error_at(ps, n, key, "%s does not fit in 64 bits", s);
+	if (*val < min)
+		return error_at(ps, n, key, "must be at least %llu", min);
+	if (*val > max)
+		return error_at(ps, n, key, max < 0x10000 ? "must be at most %llu" :
+				"must be at most 0x%llx", max);
+	return true;
+}
+
+static const char *get_string(struct parser *ps, const yaml_node_t *n, const char *key)
+{
+	if (!want(ps, n, key, T_STRING))
+		return NULL;
+	if (strlen(text(n)) != n->data.scalar.length) {
+		error_at(ps, n, key, "holds a NUL character");
+		return NULL;
+	}
+	return text(n);
+}
+
+/* One of @words, NULL-terminated, @list naming them; its place, or -1. */
+static int get_choice(struct parser *ps, const yaml_node_t *n, const char *key,
+		      const char *const *words, const char *list)
+{
+	const char *s = get_string(ps, n, key);
+	int i;
+
+	if (!s)
+		return -1;
+	for (i = 0; words[i]; i++)
+		if (!strcmp(s, words[i]))
+			return i;
+	error_at(ps, n, key, "want %s, got '%s'", list, s);
+	return -1;
+}
+
+static bool get_bool(struct parser *ps, const yaml_node_t *n, const char *key, bool *val)
+{
+	if (!want(ps, n, key, T_BOOL))
+		return false;
+	*val = tolower((unsigned char)text(n)[0]) == 't';
+	return true;
+}
+
+/* Names of regions and bitfield fields: what libmmiotrap accepts. */
+static bool get_name(struct parser *ps, const yaml_node_t *n, const char *key,
+		     char *buf, size_t size)
+{
+	const char *s = get_string(ps, n, key);
+	size_t i;
+
+	if (!s)
+		return false;
+	if (strlen(s) >= size)
+		return error_at(ps, n, key, "'%s' is longer than %zu characters", s, size - 1);
+	for (i = 0; s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && !(i && strchr("_.-", s[i])))
+			break;
+	if (s[i] || !isalpha((unsigned char)s[0]))
+		return error_at(ps, n, key,
+				"bad name '%s': use letters, digits, '_', '.', '-', starting with a letter",
+				s);
+	strcpy(buf, s);
+	return true;
+}
+
+static int find_key(const struct key *keys, const char *name)
+{
+	int i;
+
+	for (i = 0; keys[i].name; i++)
+		if (!strcmp(keys[i].name, name))
+			return i;
+	return -1;
+}
+
+static void walk_pair(struct parser *ps, struct walk *w, yaml_node_t *k, yaml_node_t *v)
+{
+	const struct key *key;
+	const char *name;
+	int i;
+
+	if (k->type != YAML_SCALAR_NODE) {
+		error_at(ps, k, "?", "a key must be a scalar, not %s", type_names[type_of(k)]);
+		return;
+	}
+	name = text(k);
+	i = find_key(w->keys, name);
+	if (i < 0) {
+		error_at(ps, k, name, "unknown key in %s", w->what);
+		return;
+	}
+	key = &w->keys[i];
+	if (w->given & BIT(i)) {
+		error_at(ps, k, name, "given twice");
+		return;
+	}
+	w->given |= BIT(i);
+	if (key->decoders && !(key->decoders & w->dec_bit))
+		error_at(ps, k, name, "not a parameter of decoder %s", w->decoder);
+	else if (!(w->parsed & BIT(i)) && key->parse(ps, w->obj, name, v))
+		w->ok |= BIT(i);
+}
+
+static void walk(struct parser *ps, yaml_node_t *map, struct walk *w)
+{
+	yaml_node_pair_t *pair;
+
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++)
+		walk_pair(ps, w, node(ps, pair->key), node(ps, pair->value));
+}
+
+/* The keys @map needs that it lacks; @what names it. */
+static void missing(struct parser *ps, yaml_node_t *map, const struct walk *w, const char *what)
+{
+	const struct key *k;
+
+	for (k = w->keys; k->name; k++) {
+		if (w->given & BIT(k - w->keys))
+			continue;
+		if (k->needed_by == ALWAYS)
+			error_at(ps, map, k->name, "missing from %s", what);
+		else if (w->decoder && (k->needed_by & w->dec_bit))
+			error_at(ps, map, k->name, "missing from %s (decoder %s needs it)",
+				 what, w->decoder);
+	}
+}
+
+/* Region keys, by their place in region_keys. */
+enum { K_NAME, K_BUS, K_ADDR, K_LEN, K_WIDTHS, K_MODE, K_DECODER };
+
+static bool parse_name(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+
+	r->name_line = line_of(v);
+	return get_name(ps, v, key, r->name, sizeof(r->name));
+}
+
+static bool parse_bus(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	static const char *const buses[] = {
+		[MMIOTRAP_BUS_MMIO] = "mmio", [MMIOTRAP_BUS_PIO] = "pio", NULL,
+	};
+	struct policy_region *r = obj;
+	int bus = get_choice(ps, v, key, buses, "mmio or pio");
+
+	if (bus < 0)
+		return false;
+	r->opts.bus = bus;
+	return true;
+}
+
+static bool parse_addr(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+
+	r->addr_line = line_of(v);
+	return get_number(ps, v, key, 0, ~0ULL, &r->opts.addr);
+}
+
+static bool parse_len(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+
+	r->len_line = line_of(v);
+	return get_number(ps, v, key, 1, ~0ULL, &r->opts.len);
+}
+
+static bool parse_widths(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+	yaml_node_item_t *it;
+	yaml_node_t *n;
+	bool ok = true;
+	__u64 w;
+
+	if (!want(ps, v, key, T_LIST))
+		return false;
+	if (v->data.sequence.items.start == v->data.sequence.items.top)
+		return error_at(ps, v, key, "want at least one of 1, 2, 4, 8");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		n = node(ps, *it);
+		if (!get_number(ps, n, key, 0, ~0ULL, &w))
+			ok = false;
+		else if (w > 8 || (w & (w - 1)) || !w)
+			ok = error_at(ps, n, key, "%llu is not a width: want 1, 2, 4 or 8", w);
+		else if (r->opts.widths & w)
+			ok = error_at(ps, n, key, "width %llu given twice", w);
+		else
+			r->opts.widths |= w;
+	}
+	return ok;
+}
+
+static bool parse_mode(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	static const char *const modes[] = { "slow", "fast", NULL };
+	struct policy_region *r = obj;
+	int mode = get_choice(ps, v, key, modes, "slow or fast");
+
+	r->mode_line = line_of(v);
+	r->fast = mode == 1;
+	return mode >= 0;
+}
+
+static bool parse_decoder(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+	const char *s = get_string(ps, v, key);
+	int d;
+
+	if (!s)
+		return false;
+	d = mmiotrap_decoder_by_name(s);
+	if (d < 0)
+		return error_at(ps, v, key,
+				"want raw, nvme, virtio-pci, virtio-legacy or bitfield, got '%s'", s);
+	r->opts.decoder = d;
+	return true;
+}
+
+static bool parse_bar0(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+
+	return get_number(ps, v, key, 0, ~0ULL, &r->opts.params.nvme.bar0);
+}
+
+static bool parse_dstrd(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+	__u64 n;
+
+	if (!get_number(ps, v, key, 0, 15, &n))
+		return false;
+	r->opts.params.nvme.dstrd = n;
+	return true;
+}
+
+/* As many queues as each decoder's parameters can hold. */
+static bool parse_queues(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+	union mmiotrap_decoder_params *p = &r->opts.params;
+	__u64 n;
+
+	switch (r->opts.decoder) {
+	case MMIOTRAP_DECODER_NVME:
+		if (!get_number(ps, v, key, 1, 0xffffffff, &n))
+			return false;
+		p->nvme.queues = n;
+		return true;
+	case MMIOTRAP_DECODER_VIRTIO_PCI:
+		if (!get_number(ps, v, key, 1, 0xffff, &n))
+			return false;
+		p->virtio.queues = n;
+		return true;
+	default:
+		if (!get_number(ps, v, key, 1, 0x10000, &n))
+			return false;
+		p->legacy.queues = n;
+		return true;
+	}
+}
+
+static bool parse_notify_base(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+
+	return get_number(ps, v, key, 0, ~0ULL, &r->opts.params.virtio.notify_base);
+}
+
+static bool parse_multiplier(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+	__u64 n;
+
+	if (!get_number(ps, v, key, 0, 0xffffffff, &n))
+		return false;
+	r->opts.params.virtio.multiplier = n;
+	return true;
+}
+
+/* notification_data and packed: the virtio features the driver negotiated. */
+static bool parse_virtio_flag(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+	bool on;
+
+	if (!get_bool(ps, v, key, &on))
+		return false;
+	if (on)
+		r->opts.params.virtio.flags |= strcmp(key, "packed") ?
+			MMIOTRAP_VIRTIO_NOTIFICATION_DATA : MMIOTRAP_VIRTIO_PACKED;
+	return true;
+}
+
+struct field {
+	struct mmiotrap_bitfield_params *b;
+	int i;
+};
+
+static bool parse_field_name(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct field *f = obj;
+	int j;
+
+	if (!get_name(ps, v, key, f->b->name[f->i], sizeof(f->b->name[f->i])))
+		return false;
+	/* The fields are members of each event's JSON object: one each. */
+	for (j = 0; j < f->i; j++)
+		if (!strcmp(f->b->name[j], f->b->name[f->i]))
+			return error_at(ps, v, key, "field '%s' given twice", f->b->name[j]);
+	return true;
+}
+
+static bool parse_field_mask(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct field *f = obj;
+
+	return get_number(ps, v, key, 1, ~0ULL, &f->b->mask[f->i]);
+}
+
+static bool parse_field_shift(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct field *f = obj;
+	__u64 n;
+
+	if (!get_number(ps, v, key, 0, 63, &n))
+		return false;
+	f->b->shift[f->i] = n;
+	return true;
+}
+
+static const struct key field_keys[] = {
+	{ "name",	parse_field_name,	0, ALWAYS },
+	{ "mask",	parse_field_mask,	0, ALWAYS },
+	{ "shift",	parse_field_shift,	0, 0 },
+	{}
+};
+
+static bool parse_fields(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+	struct field f = { .b = &r->opts.params.bitfield };
+	struct walk w = { .keys = field_keys, .obj = &f, .what = "a field", .dec_bit = ALWAYS };
+	yaml_node_item_t *items;
+	yaml_node_t *map;
+	int n;
+
+	if (!want(ps, v, key, T_LIST))
+		return false;
+	items = v->data.sequence.items.start;
+	n = v->data.sequence.items.top - items;
+	if (n < 1 || n > MMIOTRAP_FIELDS)
+		return error_at(ps, v, key, "want 1 to %d fields, got %d", MMIOTRAP_FIELDS, n);
+	for (f.i = 0; f.i < n; f.i++) {
+		map = node(ps, items[f.i]);
+		if (!want(ps, map, key, T_MAPPING))
+			continue;
+		w.given = w.ok = 0;
+		walk(ps, map, &w);
+		missing(ps, map, &w, "a field");
+	}
+	return true;
+}
+
+static const struct key region_keys[] = {
+	[K_NAME]	= { "name",		parse_name,		0, ALWAYS },
+	[K_BUS]		= { "bus",		parse_bus,		0, 0 },
+	[K_ADDR]	= { "addr",		parse_addr,		0, ALWAYS },
+	[K_LEN]		= { "len",		parse_len,		0, ALWAYS },
+	[K_WIDTHS]	= { "widths",		parse_widths,		0, 0 },
+	[K_MODE]	= { "mode",		parse_mode,		0, 0 },
+	[K_DECODER]	= { "decoder",		parse_decoder,		0, 0 },
+	/* The decoders' parameters. */
+	{ "bar0",		parse_bar0,		NVME, NVME },
+	{ "dstrd",		parse_dstrd,		NVME, 0 },
+	{ "queues",		parse_queues,		NVME | VIRTIO_PCI | VIRTIO_LEGACY,
+						NVME | VIRTIO_PCI | VIRTIO_LEGACY },
+	{ "notify_base",	parse_notify_base,	VIRTIO_PCI, VIRTIO_PCI },
+	{ "multiplier",		parse_multiplier,	VIRTIO_PCI, 0 },
+	{ "notification_data",	parse_virtio_flag,	VIRTIO_PCI, 0 },
+	{ "packed",		parse_virtio_flag,	VIRTIO_PCI, 0 },
+	{ "fields",		parse_fields,		BITFIELD, BITFIELD },
+	{}
+};
+
+/* The decoder's value: which parameters a region takes depends on it. */
+static yaml_node_t *decoder_node(struct parser *ps, yaml_node_t *map)
+{
+	yaml_node_pair_t *pair;
+	yaml_node_t *k;
+
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		k = node(ps, pair->key);
+		if (k->type == YAML_SCALAR_NODE && !strcmp(text(k), "decoder"))
+			return node(ps, pair->value);
+	}
+	return NULL;
+}
+
+/*
+ * A range that leaves its bus is refused. A region without a valid range
+ * gets len 0, so that no overlap is reported against it.
+ */
+static void check_range(struct parser *ps, struct policy_region *r, const struct walk *w)
+{
+	struct mmiotrap_region_opts *o = &r->opts;
+	unsigned int need = BIT(K_ADDR) | BIT(K_LEN);
+
+	if ((w->ok & need) != need || (w->given & ~w->ok & BIT(K_BUS))) {
+		o->len = 0;
+		return;
+	}
+	if (o->bus == MMIOTRAP_BUS_PIO && o->addr >= PIO_END)
+		error_line(ps, r->addr_line, "addr", "port 0x%llx is beyond 0xffff",
+			   (unsigned long long)o->addr);
+	else if (o->bus == MMIOTRAP_BUS_PIO && o->len > PIO_END - o->addr)
+		error_line(ps, r->len_line, "len",
+			   "pio 0x%llx len 0x%llx runs past the end of the 64 KiB port space",
+			   (unsigned long long)o->addr, (unsigned long long)o->len);
+	else if (o->len - 1 > ~0ULL - o->addr)
+		error_line(ps, r->len_line, "len",
+			   "mmio 0x%llx len 0x%llx runs past the end of the address space",
+			   (unsigned long long)o->addr, (unsigned long long)o->len);
+	else
+		return;
+	o->len = 0;
+}
+
+static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
+{
+	struct policy *p = ps->p;
+	struct policy_region *r = grow(ps, p->regions, p->nregions, sizeof(*r));
+	struct walk w = { .keys = region_keys, .what = "a region", .dec_bit = ALWAYS };
+	char what[64] = "a region";
+	yaml_node_t *dec;
+
+	if (!r)
+		return;
+	p->regions = r;
+	r += p->nregions++;
+	r->vm = vm;
+	r->line = line_of(map);
+	r->opts.sz = sizeof(r->opts);
+	w.obj = r;
+	dec = decoder_node(ps, map);
+	w.parsed = dec ? BIT(K_DECODER) : 0;
+	if (!dec || parse_decoder(ps, r, "decoder", dec)) {
+		w.decoder = mmiotrap_decoder_str(r->opts.decoder);
+		w.dec_bit = BIT(r->opts.decoder);
+	}
+	walk(ps, map, &w);
+	if (*r->name)
+		snprintf(what, sizeof(what), "region '%s'", r->name);
+	missing(ps, map, &w, what);
+	check_range(ps, r, &w);
+}
+
+static bool parse_vm_name(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_vm *vm = obj;
+	const char *s = get_string(ps, v, key);
+
+	if (!s)
+		return false;
+	if (!*s)
+		return error_at(ps, v, key, "empty");
+	vm->name = strdup(s);
+	ps->oom |= !vm->name;
+	return vm->name;
+}
+
+static bool parse_vm_pid(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_vm *vm = obj;
+	__u64 n;
+
+	if (!get_number(ps, v, key, 1, PID_MAX, &n))
+		return false;
+	vm->pid = n;
+	return true;
+}
+
+static const struct key vm_keys[] = {
+	{ "name",	parse_vm_name,	0, 0 },
+	{ "pid",	parse_vm_pid,	0, 0 },
+	{}
+};
+
+/* The vm of a vms entry: its obj is the index of the VM. */
+static bool parse_entry_vm(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_vm *vm = &ps->p->vms[*(int *)obj];
+	struct walk w = { .keys = vm_keys, .obj = vm, .what = "a vm", .dec_bit = ALWAYS };
+
+	if (!want(ps, v, key, T_MAPPING))
+		return false;
+	vm->line = line_of(v);
+	walk(ps, v, &w);
+	/* Exactly one of name (bit 0) and pid (bit 1). */
+	if (!w.given || w.given == (BIT(0) | BIT(1)))
+		return error_at(ps, v, key, "give exactly one of name or pid");
+	return w.ok == w.given;
+}
+
+static bool parse_entry_regions(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *map;
+
+	if (!want(ps, v, key, T_LIST))
+		return false;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		map = node(ps, *it);
+		if (want(ps, map, key, T_MAPPING))
+			parse_region(ps, *(int *)obj, map);
+	}
+	return true;
+}
+
+static const struct key entry_keys[] = {
+	{ "vm",		parse_entry_vm,		0, ALWAYS },
+	{ "regions",	parse_entry_regions,	0, ALWAYS },
+	{}
+};
+
+static void parse_entry(struct parser *ps, yaml_node_t *map)
+{
+	struct policy *p = ps->p;
+	struct policy_vm *vm = grow(ps, p->vms, p->nvms, sizeof(*vm));
+	int index = p->nvms;
+	struct walk w = { .keys = entry_keys, .obj = &index, .what = "a vms entry",
+			  .dec_bit = ALWAYS };
+
+	if (!vm)
+		return;
+	p->vms = vm;
+	p->nvms++;
+	walk(ps, map, &w);
+	missing(ps, map, &w, "a vms entry");
+}
+
+static bool parse_vms(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *map;
+
+	(void)obj;
+	if (!want(ps, v, key, T_LIST))
+		return false;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		map = node(ps, *it);
+		if (want(ps, map, key, T_MAPPING))
+			parse_entry(ps, map);
+	}
+	return true;
+}
+
+static const struct key top_keys[] = {
+	{ "vms",	parse_vms,	0, ALWAYS },
+	{}
+};
+
+static void parse_document(struct parser *ps)
+{
+	yaml_node_t *root = yaml_document_get_root_node(&ps->doc);
+	struct walk w = { .keys = top_keys, .what = "the file", .dec_bit = ALWAYS };
+
+	if (!root) {
+		error_line(ps, 1, "vms", "missing: the file is empty");
+		return;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		error_at(ps, root, "vms", "the file must be a mapping with key 'vms', not %s",
+			 type_names[type_of(root)]);
+		return;
+	}
+	walk(ps, root, &w);
+	missing(ps, root, &w, "the file");
+}
+
+/* The parser's problem. */
+static void load_error(struct parser *ps, const yaml_parser_t *yp, const char *buf)
+{
+	int line = yp->problem_mark.line + 1;
+	size_t i;
+
+	/* A reader error (bad UTF-8) has no mark, only an offset. */
+	if (yp->error == YAML_READER_ERROR)
+		for (i = 0, line = 1; i < yp->problem_offset; i++)
+			line += buf[i] == '\n';
+	if (yp->error == YAML_MEMORY_ERROR)
+		ps->oom = true;
+	else
+		syntax_error(ps, line, "syntax error: %s%s%s", yp->problem,
+			     yp->context ? " " : "", yp->context ? yp->context : "");
+}
+
+/* A second document would be ignored: say so instead. */
+static void no_more(struct parser *ps, yaml_parser_t *yp, const char *buf)
+{
+	yaml_node_t *root;
+
+	if (!yaml_parser_load(yp, &ps->doc)) {
+		load_error(ps, yp, buf);
+		return;
+	}
+	root = yaml_document_get_root_node(&ps->doc);
+	if (root)
+		syntax_error(ps, line_of(root), "syntax error: a second document; a policy is one");
+	yaml_document_delete(&ps->doc);
+}
+
+static void load(struct parser *ps, const char *buf, size_t len)
+{
+	yaml_parser_t yp;
+
+	if (!yaml_parser_initialize(&yp)) {
+		ps->oom = true;
+		return;
+	}
+	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
+	if (yaml_parser_load(&yp, &ps->doc)) {
+		parse_document(ps);
+		yaml_document_delete(&ps->doc);
+		no_more(ps, &yp, buf);
+	} else {
+		load_error(ps, &yp, buf);
+	}
+	yaml_parser_delete(&yp);
+}
+
+/* All of @f: a policy file is small, and reading it whole gives bad bytes a line. */
+static int read_all(FILE *f, char **buf, size_t *len)
+{
+	size_t size = 0, n;
+	char *b = NULL, *more;
+
+	*len = 0;
+	do {
+		if (*len == size) {
+			size = size ? 2 * size : 4096;
+			more = realloc(b, size);
+			if (!more) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = more;
+		}
+		n = fread(b + *len, 1, size - *len, f);
+		*len += n;
+	} while (n);
+	if (ferror(f)) {
+		free(b);
+		return errno ? -errno : -EIO;
+	}
+	*buf = b;
+	return 0;
+}
+
+static bool same_vm(const struct policy_vm *a, const struct policy_vm *b)
+{
+	if (a->name || b->name)
+		return a->name && b->name && !strcmp(a->name, b->name);
+	return a->pid && a->pid == b->pid;
+}
+
+static bool overlap(const struct policy *p, const struct policy_region *a,
+		    const struct policy_region *b)
+{
+	return a->opts.len && b->opts.len && a->opts.bus == b->opts.bus &&
+	       same_vm(&p->vms[a->vm], &p->vms[b->vm]) &&
+	       policy_overlap(a->opts.addr, a->opts.len, b->opts.addr, b->opts.len);
+}
+
+/* Region @i against those before it: names are global, ranges per VM and bus. */
+static void cross_check(struct parser *ps, int i)
+{
+	struct policy *p = ps->p;
+	struct policy_region *a = &p->regions[i], *b;
+	bool named = false, overlapped = false;
+	int j;
+
+	for (j = 0; j < i; j++) {
+		b = &p->regions[j];
+		if (!named && *a->name && !strcmp(a->name, b->name)) {
+			error_line(ps, a->name_line, "name",
+				   "region '%s' is defined twice (first at line %d)",
+				   a->name, b->name_line);
+			named = true;
+		}
+		if (!overlapped && overlap(p, a, b)) {
+			error_line(ps, a->addr_line, "addr",
+				   "%s 0x%llx len 0x%llx overlaps region '%s' (line %d) of the same vm",
+				   a->opts.bus == MMIOTRAP_BUS_PIO ? "pio" : "mmio",
+				   (unsigned long long)a->opts.addr, (unsigned long long)a->opts.len,
+				   b->name, b->line);
+			overlapped = true;
+		}
+	}
+}
+
+/* By line; a stable sort, so that one line's errors keep their order. */
+static void sort_errors(struct policy *p)
+{
+	struct policy_error e;
+	int i, j;
+
+	for (i = 1; i < p->nerrors; i++) {
+		e = p->errors[i];
+		for (j = i; j > 0 && p->errors[j - 1].line > e.line; j--)
+			p->errors[j] = p->errors[j - 1];
+		p->errors[j] = e;
+	}
+}
+
+int policy_read(struct policy *p, const char *file)
+{
+	struct parser ps = { .p = p };
+	bool std = !strcmp(file, "-");
+	size_t len;
+	char *buf;
+	FILE *f;
+	int err, i;
+
+	memset(p, 0, sizeof(*p));
+	p->file = std ? "<stdin>" : file;
+	f = std ? stdin : fopen(file, "re");
+	if (!f)
+		return -errno;
+	errno = 0;
+	err = read_all(f, &buf, &len);
+	if (!std)
+		fclose(f);
+	if (err)
+		return err;
+	load(&ps, buf, len);
+	free(buf);
+	for (i = 0; i < p->nregions; i++) {
+		cross_check(&ps, i);
+		p->regions[i].opts.name = p->regions[i].name;
+	}
+	sort_errors(p);
+	return ps.oom ? -ENOMEM : 0;
+}
+
+void policy_free(struct policy *p)
+{
+	int i;
+
+	for (i = 0; i < p->nvms; i++)
+		free(p->vms[i].name);
+	free(p->vms);
+	free(p->regions);
+	free(p->errors);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The element of a QEMU option at *@s, up to a lone ',', with ",," made ',', in place. */
+static char *next_element(char **s)
+{
+	char *in = *s, *out = *s, *elem = *s;
+
+	while (*in && !(*in == ',' && in[1] != ',')) {
+		if (*in == ',')
+			in++;
+		*out++ = *in++;
+	}
+	*s = *in ? in + 1 : in;
+	*out = '\0';
+	return elem;
+}
+
+/* -name's value is "NAME[,...]" or "guest=NAME[,...]", among other options. */
+static char *guest_name(char *opt)
+{
+	char *elem, *s = opt;
+	bool first = true;
+
+	while (*s) {
+		elem = next_element(&s);
+		if (first && !strchr(elem, '='))
+			return elem;
+		if (!strncmp(elem, "guest=", 6))
+			return elem + 6;
+		first = false;
+	}
+	return NULL;
+}
+
+/* The value of process @pid's last -name (QEMU takes the last); free() it. */
+static int name_arg(__u32 pid, char **value)
+{
+	char path[64], *arg = NULL;
+	bool next = false;
+	size_t size = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	*value = NULL;
+	while (getdelim(&arg, &size, '\0', f) > 0) {
+		if (next) {
+			free(*value);
+			*value = strdup(arg);
+		}
+		next = !strcmp(arg, "-name") || !strcmp(arg, "--name");
+	}
+	free(arg);
+	fclose(f);
+	return *value ? 0 : -ENOENT;
+}
+
+int policy_vm_name(__u32 pid, char *buf, size_t size)
+{
+	char *value, *name;
+	int err = name_arg(pid, &value);
+
+	if (err)
+		return err;
+	name = guest_name(value);
+	if (name)
+		snprintf(buf, size, "%s", name);
+	free(value);
+	return name ? 0 : -ENOENT;
+}
+
+int policy_find_vm(const char *name, __u32 *pids, int max)
+{
+	struct dirent *de;
+	char *value, *guest, *end;
+	unsigned long pid;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		pid = strtoul(de->d_name, &end, 10);
+		if (*end || !pid || pid > PID_MAX || name_arg(pid, &value))
+			continue;
+		guest = guest_name(value);
+		if (guest && !strcmp(guest, name) && n++ < max)
+			pids[n - 1] = pid;
+		free(value);
+	}
+	closedir(d);
+	return n;
+}
