@@ -113,6 +113,12 @@ const char *mmiotrap_decoder_str(enum mmiotrap_decoder decoder);
 /* "sq_tail", "cq_head", ... for enum mmiotrap_kind. */
 const char *mmiotrap_kind_str(enum mmiotrap_kind kind);
 
+/*
+ * How many of the MMIOTRAP_INDEX_ENTRIES address-index entries a region of
+ * [addr, addr + len) takes: its maximal aligned power-of-two blocks.
+ */
+int mmiotrap_index_entries(__u64 addr, __u64 len);
+
 /* Remove region @id: -ENOENT if there is none. */
 int mmiotrap_region_del(struct mmiotrap *mt, __u32 id);
 

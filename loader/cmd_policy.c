@@ -305,24 +305,6 @@ static int check_overlaps(struct plan *pl)
 	return 0;
 }
 
-/*
- * How many entries of the address index a range takes: libmmiotrap indexes
- * it as maximal aligned power-of-two blocks (see docs/abi.md).
- */
-static int index_blocks(__u64 addr, __u64 len)
-{
-	int n = 0, order;
-
-	for (; len; n++) {
-		order = 63 - __builtin_clzll(len);
-		if (addr && __builtin_ctzll(addr) < order)
-			order = __builtin_ctzll(addr);
-		addr += 1ULL << order;
-		len -= 1ULL << order;
-	}
-	return n;
-}
-
 static int check_room(const struct plan *pl)
 {
 	const struct policy_region *r;
@@ -332,14 +314,14 @@ static int check_room(const struct plan *pl)
 		if (pl->drop[i])
 			continue;
 		regions++;
-		blocks += index_blocks(pl->live[i].addr, pl->live[i].len);
+		blocks += mmiotrap_index_entries(pl->live[i].addr, pl->live[i].len);
 	}
 	for (i = 0; i < pl->p->nregions; i++) {
 		r = &pl->p->regions[i];
 		if (pl->change[i] == KEEP)
 			continue;
 		regions++;
-		blocks += index_blocks(r->opts.addr, r->opts.len);
+		blocks += mmiotrap_index_entries(r->opts.addr, r->opts.len);
 	}
 	if (regions > MMIOTRAP_MAX_REGIONS - 1)
 		return cli_error(pl->cli, "no room: there would be %d regions, %d at most",

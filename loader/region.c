@@ -36,6 +36,13 @@ static int split_blocks(__u64 addr, __u64 len, struct block *b)
 	return n;
 }
 
+int mmiotrap_index_entries(__u64 addr, __u64 len)
+{
+	struct block b[MAX_BLOCKS];
+
+	return split_blocks(addr, len, b);
+}
+
 static struct mmiotrap_index_key block_key(const struct mmiotrap_region *r,
 					   const struct block *b)
 {
