@@ -96,6 +96,11 @@ struct mmiotrap_region_opts {
 	enum mmiotrap_decoder decoder;
 	union mmiotrap_decoder_params params;
 	__u8 flags;		/* enum mmiotrap_region_flags */
+	/*
+	 * Widths that should complete in the kernel. Only the VMM can register
+	 * the ioeventfds: it adopts the region with mmiotrap_fast_adopt().
+	 */
+	__u8 want_fast;
 };
 
 /*
@@ -170,7 +175,18 @@ struct mmiotrap_fast_opts {
 int mmiotrap_fast_add(struct mmiotrap_fast **fast, struct mmiotrap *mt,
 		      const struct mmiotrap_fast_opts *opts);
 
-/* Undo all of mmiotrap_fast_add(): the next write exits again. */
+/*
+ * The VMM side of a region someone else added with want_fast (a policy's
+ * "mode: fast"): region @id of this process becomes a fast-path region on
+ * @vm_fd, as mmiotrap_fast_add() would have made it. -EPERM if the region
+ * is another process's, -EINVAL if it wants no fast width.
+ */
+int mmiotrap_fast_adopt(struct mmiotrap_fast **fast, struct mmiotrap *mt, int vm_fd, __u32 id);
+
+/*
+ * Undo all of mmiotrap_fast_add(): the next write exits again. An adopted
+ * region stays, capturing as before its adoption.
+ */
 int mmiotrap_fast_del(struct mmiotrap_fast *fast);
 
 /* The eventfd KVM signals on a fast write, after the trap's record is in. */

@@ -144,7 +144,8 @@ struct mmiotrap_region {
 	__u8 action;		/* enum mmiotrap_action bits */
 	__u8 fast_widths;	/* widths an ioeventfd completes in the kernel */
 	__u8 flags;		/* enum mmiotrap_region_flags */
-	__u8 reserved[2];
+	__u8 want_fast;		/* fast widths asked for, for the VMM to adopt */
+	__u8 reserved;
 	char name[MMIOTRAP_NAME_LEN];
 	union mmiotrap_decoder_params params;
 };

@@ -134,17 +134,6 @@ static int invalid(const struct cli *cli, const struct policy *p)
 	return 1;
 }
 
-static int refuse_fast(const struct cli *cli, const struct policy *p)
-{
-	const struct policy_region *r;
-
-	for (r = p->regions; r < p->regions + p->nregions; r++)
-		if (r->fast)
-			return cli_error(cli, "%s:%d: key 'mode': region '%s' is fast: a fast-path region needs an ioeventfd on the VM's fd, which only the VMM itself can register with libmmiotrap's mmiotrap_fast_add()",
-					 p->file, r->mode_line, r->name);
-	return 0;
-}
-
 /* The pid of each VM: a pid must exist, a -name must match one process. */
 static int resolve_vm(struct plan *pl, int i)
 {
@@ -208,10 +197,15 @@ static struct mmiotrap_region_opts desired(const struct plan *pl, int i)
 
 	o.vm = pl->pid[r->vm];
 	o.flags = MMIOTRAP_REGION_POLICY;
+	/* Only the VMM can make it fast: it adopts what the policy asks for. */
+	o.want_fast = r->fast ? o.widths ?: MMIOTRAP_WIDTHS_ALL : 0;
 	return o;
 }
 
-/* Is the live region what the file wants, and still armed for its process? */
+/*
+ * Is the live region what the file wants, and still armed for its process?
+ * Whether its VMM has adopted it yet, making it fast, is the VMM's business.
+ */
 static bool same(const struct plan *pl, const struct mmiotrap_region *r, int i)
 {
 	struct mmiotrap_region_opts o = desired(pl, i);
@@ -219,7 +213,7 @@ static bool same(const struct plan *pl, const struct mmiotrap_region *r, int i)
 	return r->vm == o.vm && r->bus == o.bus && r->addr == o.addr && r->len == o.len &&
 	       r->widths == (o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL) &&
 	       r->decoder == o.decoder && !memcmp(&r->params, &o.params, sizeof(r->params)) &&
-	       r->action == MMIOTRAP_ACTION_RING && !r->fast_widths &&
+	       r->want_fast == o.want_fast && !(r->fast_widths & ~r->want_fast) &&
 	       !mmiotrap_region_stale(pl->mt, r);
 }
 
@@ -231,6 +225,19 @@ static int live_by_name(const struct plan *pl, const char *name)
 		if (!strncmp(pl->live[i].name, name, MMIOTRAP_NAME_LEN))
 			return i;
 	return -1;
+}
+
+/*
+ * A fast region's ioeventfds are its VMM's: without the trap's region they
+ * would complete writes that nobody sees. Only the VMM can let them go.
+ */
+static bool adopted(const struct cli *cli, struct mmiotrap *mt, const struct mmiotrap_region *r)
+{
+	if (!r->fast_widths || mmiotrap_region_stale(mt, r))
+		return false;
+	cli_error(cli, "region '%s' is fast, adopted by its VMM (pid %u): the VMM must let it go first (mmiotrap_fast_del)",
+		  r->name, r->vm);
+	return true;
 }
 
 /* Each region of the file is kept, added or changed; the policy's others go. */
@@ -257,6 +264,9 @@ static int classify(struct plan *pl)
 	for (l = 0; l < pl->nlive; l++)
 		if ((pl->live[l].flags & MMIOTRAP_REGION_POLICY) && pl->wanted[l] < 0)
 			pl->drop[l] = true;
+	for (l = 0; l < pl->nlive; l++)
+		if (pl->drop[l] && adopted(pl->cli, pl->mt, &pl->live[l]))
+			return 1;
 	return 0;
 }
 
@@ -483,7 +493,7 @@ static int do_apply(struct cli *cli)
 
 	if (!file || read_policy(cli, &p, file))
 		return 1;
-	err = p.nerrors ? invalid(cli, &p) : refuse_fast(cli, &p);
+	err = p.nerrors ? invalid(cli, &p) : 0;
 	if (!err)
 		err = apply(cli, &p);
 	policy_free(&p);
@@ -544,9 +554,10 @@ static json_t *region_json(const struct mmiotrap_region *r)
 {
 	json_t *obj, *params = params_json(r);
 
-	obj = json_pack("{s:s, s:s, s:I, s:I, s:o, s:s}", "name", r->name,
+	obj = json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:s}", "name", r->name,
 			"bus", bus_str(r->bus), "addr", (json_int_t)r->addr,
 			"len", (json_int_t)r->len, "widths", widths_json(r->widths),
+			"mode", r->want_fast ? "fast" : "slow",
 			"decoder", mmiotrap_decoder_str(r->decoder));
 	json_object_update(obj, params);
 	json_decref(params);

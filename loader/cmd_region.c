@@ -94,11 +94,12 @@ static json_t *region_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 
 static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
-	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:s, s:s, s:b}",
+	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:b}",
 			 "id", r->id, "name", r->name, "vm", (json_int_t)r->vm,
 			 "bus", bus_str(r->bus), "addr", (json_int_t)r->addr,
 			 "len", (json_int_t)r->len, "widths", widths_json(r->widths),
 			 "fast_widths", widths_json(r->fast_widths),
+			 "want_fast", widths_json(r->want_fast),
 			 "decoder", mmiotrap_decoder_str(r->decoder),
 			 "action", r->action & MMIOTRAP_ACTION_RING ? "ring" : "count",
 			 "stale", mmiotrap_region_stale(mt, r));
@@ -110,9 +111,10 @@ static void print_region(struct mmiotrap *mt, const struct mmiotrap_region *r)
 	char fast[24] = "";
 
 	widths_text(r->widths, widths, sizeof(widths));
-	if (r->fast_widths) {
-		strcpy(fast, "  fast ");
-		widths_text(r->fast_widths, fast + strlen(fast), sizeof(fast) - strlen(fast));
+	if (r->fast_widths || r->want_fast) {
+		strcpy(fast, r->fast_widths ? "  fast " : "  wants fast ");
+		widths_text(r->fast_widths ?: r->want_fast, fast + strlen(fast),
+			    sizeof(fast) - strlen(fast));
 	}
 	json_decref(params_json(r, params, sizeof(params)));
 	printf("%u: name %s  vm %u  %s 0x%llx len 0x%llx  widths %s%s%s%s\n", r->id,
@@ -396,6 +398,10 @@ static int do_del(struct cli *cli)
 	if (cli_open(cli, &mt))
 		return 1;
 	err = cli_region(cli, mt, arg, &r);
+	/* Its ioeventfds would go on completing writes that nobody then sees. */
+	if (!err && r.fast_widths && !mmiotrap_region_stale(mt, &r))
+		err = cli_error(cli, "region '%s' is fast: its VMM (pid %u) owns the ioeventfds and must let it go (mmiotrap_fast_del)",
+				arg, r.vm);
 	if (!err) {
 		err = mmiotrap_region_del(mt, r.id);
 		if (err)

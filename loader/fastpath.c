@@ -21,6 +21,7 @@ struct mmiotrap_fast {
 	int vm_fd;
 	int efd;
 	__u32 region;
+	bool adopted;		/* the region is not ours to delete */
 	int n;
 	struct kvm_ioeventfd io[MAX_IOEVENTFDS];
 };
@@ -31,7 +32,7 @@ struct mmiotrap_fast {
  * binary search and loses one whose range overlaps another's without
  * sharing its start, so narrower widths sit only where a register starts.
  */
-static int plan(struct mmiotrap_fast *f, const struct mmiotrap_fast_opts *o, __u8 fast)
+static int plan(struct mmiotrap_fast *f, enum mmiotrap_bus bus, __u64 addr, __u64 len, __u8 fast)
 {
 	__u64 stride = 1ULL << (31 - __builtin_clz(fast)), a;
 	int w;
@@ -39,18 +40,48 @@ static int plan(struct mmiotrap_fast *f, const struct mmiotrap_fast_opts *o, __u
 	for (w = 1; w <= 8; w <<= 1) {
 		if (!(fast & w))
 			continue;
-		for (a = o->addr; a - o->addr + w <= o->len; a += stride) {
+		for (a = addr; a - addr + w <= len; a += stride) {
 			if (f->n == MAX_IOEVENTFDS)
 				return -E2BIG;
 			f->io[f->n++] = (struct kvm_ioeventfd) {
 				.addr = a,
 				.len = w,
 				.fd = f->efd,
-				.flags = o->bus == MMIOTRAP_BUS_PIO ? KVM_IOEVENTFD_FLAG_PIO : 0,
+				.flags = bus == MMIOTRAP_BUS_PIO ? KVM_IOEVENTFD_FLAG_PIO : 0,
 			};
 		}
 	}
 	return f->n ? 0 : -EINVAL;
+}
+
+/* A width wider than the region has nowhere to sit. */
+static __u8 fitting(__u8 fast, __u64 len)
+{
+	while (fast && 1ULL << (31 - __builtin_clz(fast)) > len)
+		fast &= ~(1U << (31 - __builtin_clz(fast)));
+	return fast;
+}
+
+static struct mmiotrap_fast *fast_new(struct mmiotrap *mt, int vm_fd)
+{
+	struct mmiotrap_fast *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->mt = mt;
+	f->vm_fd = vm_fd;
+	f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->efd < 0) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static void fast_free(struct mmiotrap_fast *f)
+{
+	close(f->efd);
+	free(f);
 }
 
 static void deassign(struct mmiotrap_fast *f, int upto)
@@ -92,20 +123,11 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt,
 	fast = OPTS_GET(opts, fast_widths, 0) ?: widths;
 	if ((fast & ~widths) || (widths & ~MMIOTRAP_WIDTHS_ALL))
 		return -EINVAL;
-	/* A width wider than the region has nowhere to sit. */
-	while (fast && 1ULL << (31 - __builtin_clz(fast)) > opts->len)
-		fast &= ~(1U << (31 - __builtin_clz(fast)));
-	f = calloc(1, sizeof(*f));
+	fast = fitting(fast, opts->len);
+	f = fast_new(mt, opts->vm_fd);
 	if (!f)
-		return -ENOMEM;
-	f->mt = mt;
-	f->vm_fd = opts->vm_fd;
-	f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (f->efd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = plan(f, opts, fast);
+		return -errno;
+	err = plan(f, opts->bus, opts->addr, opts->len, fast);
 	if (err)
 		goto cleanup;
 	ro.vm = getpid();
@@ -133,10 +155,46 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt,
 	return 0;
 
 cleanup:
-	if (f->efd >= 0)
-		close(f->efd);
-	free(f);
+	fast_free(f);
 	return err;
+}
+
+int mmiotrap_fast_adopt(struct mmiotrap_fast **fp, struct mmiotrap *mt, int vm_fd, __u32 id)
+{
+	struct mmiotrap_region r;
+	struct mmiotrap_fast *f;
+	__u8 fast;
+	int err;
+
+	if (!fp)
+		return -EINVAL;
+	err = mmiotrap_region_get(mt, id, &r);
+	if (err)
+		return err;
+	if (r.vm != (__u32)getpid())
+		return -EPERM;
+	fast = fitting(r.want_fast, r.len);
+	if (!fast)
+		return -EINVAL;
+	f = fast_new(mt, vm_fd);
+	if (!f)
+		return -errno;
+	f->region = id;
+	f->adopted = true;
+	err = plan(f, r.bus, r.addr, r.len, fast);
+	if (!err)
+		err = region_set_fast(mt, id, fast);
+	if (!err) {
+		err = assign(f);
+		if (err)
+			region_set_fast(mt, id, 0);
+	}
+	if (err) {
+		fast_free(f);
+		return err;
+	}
+	*fp = f;
+	return 0;
 }
 
 int mmiotrap_fast_del(struct mmiotrap_fast *f)
@@ -147,9 +205,11 @@ int mmiotrap_fast_del(struct mmiotrap_fast *f)
 		return 0;
 	/* The ioeventfds first: from then on every write exits and is seen. */
 	deassign(f, f->n);
-	err = mmiotrap_region_del(f->mt, f->region);
-	close(f->efd);
-	free(f);
+	if (f->adopted)
+		err = region_set_fast(f->mt, f->region, 0);
+	else
+		err = mmiotrap_region_del(f->mt, f->region);
+	fast_free(f);
 	return err;
 }
 

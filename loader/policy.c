@@ -413,7 +413,6 @@ static bool parse_mode(struct parser *ps, void *obj, const char *key, yaml_node_
 	struct policy_region *r = obj;
 	int mode = get_choice(ps, v, key, modes, "slow or fast");
 
-	r->mode_line = line_of(v);
 	r->fast = mode == 1;
 	return mode >= 0;
 }

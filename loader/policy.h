@@ -35,7 +35,6 @@ struct policy_region {
 	int name_line;
 	int addr_line;
 	int len_line;
-	int mode_line;
 };
 
 struct policy {

@@ -281,7 +281,8 @@ static int check_opts(const struct mmiotrap_region_opts *o)
 {
 	__u64 end = o->bus == MMIOTRAP_BUS_PIO ? 0x10000 : 0;
 
-	if (!o->len || (o->widths & ~MMIOTRAP_WIDTHS_ALL) || (o->flags & ~MMIOTRAP_REGION_POLICY))
+	if (!o->len || (o->widths & ~MMIOTRAP_WIDTHS_ALL) || (o->flags & ~MMIOTRAP_REGION_POLICY) ||
+	    (o->want_fast & ~(o->widths ?: MMIOTRAP_WIDTHS_ALL)))
 		return -EINVAL;
 	if (o->bus != MMIOTRAP_BUS_MMIO && o->bus != MMIOTRAP_BUS_PIO)
 		return -EINVAL;
@@ -396,6 +397,7 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 		r.bus = o.bus;
 		r.widths = o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL;
 		r.flags = o.flags;
+		r.want_fast = o.want_fast;
 		r.decoder = o.decoder;
 		r.params = o.params;
 		r.action = action;
@@ -406,6 +408,26 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 	}
 	regions_unlock(mt);
 	return err ? err : (int)id;
+}
+
+/* Make region @id fast on @fast widths, or capture only again with 0. */
+int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast)
+{
+	struct mmiotrap_region r;
+	int err;
+
+	err = regions_lock(mt);
+	if (err)
+		return err;
+	err = mmiotrap_region_get(mt, id, &r);
+	if (!err) {
+		r.fast_widths = fast;
+		r.action = MMIOTRAP_ACTION_RING | (fast ? MMIOTRAP_ACTION_QUIET : 0);
+		if (bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &r, BPF_EXIST))
+			err = -errno;
+	}
+	regions_unlock(mt);
+	return err;
 }
 
 int mmiotrap_region_del(struct mmiotrap *mt, __u32 id)

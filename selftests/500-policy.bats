@@ -462,12 +462,52 @@ refused() {
 	assert_equal "$(snapshot)" "$before"
 }
 
-@test "apply refuses a fast-path region: only the VMM can register it" {
-	two_vms
-	sed -i 's/queues: 4/queues: 4\n        mode: fast/' "$policy"
-	refused "$policy:11: key 'mode': region 'web1-nvme' is fast: a fast-path region needs an ioeventfd on the VM's fd, which only the VMM itself can register with libmmiotrap's mmiotrap_fast_add()"
-	run "$MT" policy validate "$policy"
-	assert_success
+@test "a fast region is adopted by its VMM: its writes stop exiting, and only the VMM lets it go" {
+	load_trap
+	mkfifo "$BATS_TEST_TMPDIR/fast.go"
+	"$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT" --adopt --go "$BATS_TEST_TMPDIR/fast.go" \
+		mmio:0xd0000000:4:500:5 pause:500000 mmio:0xd0000000:2:100 pio:0x510:2:50 \
+		>"$BATS_TEST_TMPDIR/fast.out" 3>&- &
+	vmm=$!
+	echo "$vmm" >>"$BATS_TEST_TMPDIR/children"
+	cat >"$BATS_TEST_TMPDIR/fast.yaml" <<-YAML
+	vms:
+	  - vm: {pid: $vmm}
+	    regions:
+	      - name: db
+	        addr: 0xd0000000
+	        len: 4
+	        widths: [2, 4]
+	        mode: fast
+	      - name: io
+	        bus: pio
+	        addr: 0x510
+	        len: 2
+	YAML
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/fast.yaml"
+	assert_output "$(printf 'added db\nadded io')"
+	echo go >"$BATS_TEST_TMPDIR/fast.go"
+	# The guest pauses half a second: the VMM has adopted db by now.
+	sleep 0.2
+	run "$MT" -j region list
+	assert_equal "$(jq -c '.[0] | [.fast_widths, .want_fast]' <<<"$output")" '[[2,4],[2,4]]'
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/fast.yaml"
+	assert_output "nothing to change"
+	run "$MT" region del db
+	assert_failure
+	assert_output "mmiotrap: region 'db' is fast: its VMM (pid $vmm) owns the ioeventfds and must let it go (mmiotrap_fast_del)"
+	sed -i '/name: db/,/mode: fast/d' "$BATS_TEST_TMPDIR/fast.yaml"
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/fast.yaml"
+	assert_failure
+	assert_output "mmiotrap: region 'db' is fast, adopted by its VMM (pid $vmm): the VMM must let it go first (mmiotrap_fast_del)"
+	wait "$vmm"
+	# No MMIO exit: 600 fast writes; the port writes and the pause exit.
+	assert_equal "$(jq -c '[.exits_mmio, .exits_pio, .events, .fast, .emu_mismatches]' \
+		"$BATS_TEST_TMPDIR/fast.out")" "[0,51,650,600,0]"
+	# Let go when the VMM stopped: the region captures again, wanting fast.
+	run "$MT" -j region list
+	assert_equal "$(jq -c '.[0] | [.name, .fast_widths, .want_fast, .stale]' <<<"$output")" \
+		'["db",[],[2,4],true]'
 }
 
 @test "a step that fails after the checks is undone: the trap is as before" {
@@ -530,6 +570,7 @@ vms:
         addr: 0xfebf1000
         len: 0x1000
         widths: [4]
+        mode: slow
         decoder: nvme
         bar0: 0xfebf0000
         dstrd: 0
@@ -541,6 +582,7 @@ vms:
         addr: 0x600
         len: 0x4
         widths: [1, 2, 4, 8]
+        mode: slow
         decoder: bitfield
         fields: [{name: lo, mask: 0xff, shift: 0}, {name: \"yes\", mask: 0xf, shift: 28}]
       - name: db-net
@@ -548,6 +590,7 @@ vms:
         addr: 0xfe003000
         len: 0x20
         widths: [2, 4]
+        mode: slow
         decoder: virtio-pci
         notify_base: 0xfe003000
         multiplier: 4

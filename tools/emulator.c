@@ -133,7 +133,8 @@ static bool should_be_fast(const struct emu *e, const struct mmiotrap_event *ev)
 		return false;
 	r = &e->cfg.regions[i];
 	fast = r->fast_widths ? r->fast_widths : r->widths ? r->widths : 0xf;
-	return r->kind == EMU_FAST && (fast & ev->width) && !((ev->addr - r->addr) % stride(fast));
+	return (r->kind == EMU_FAST || r->kind == EMU_ADOPTED) && (fast & ev->width) &&
+	       !((ev->addr - r->addr) % stride(fast));
 }
 
 static int on_event(void *ctx, const struct mmiotrap_event *ev)
@@ -247,6 +248,11 @@ static int add_region(struct emu *e, int i)
 		e->region_id[i] = mmiotrap_fast_region(e->fast[i]);
 		return mmiotrap_sub_watch(e->sub, mmiotrap_fast_eventfd(e->fast[i]));
 	}
+	case EMU_ADOPTED:
+		err = mmiotrap_fast_adopt(&e->fast[i], e->mt, e->vm_fd, e->region_id[i]);
+		if (err)
+			return err;
+		return mmiotrap_sub_watch(e->sub, mmiotrap_fast_eventfd(e->fast[i]));
 	case EMU_SLOW: {
 		struct mmiotrap_region_opts o = {
 			.sz = sizeof(o), .vm = getpid(), .bus = (enum mmiotrap_bus)r->bus, .addr = r->addr,
@@ -259,6 +265,8 @@ static int add_region(struct emu *e, int i)
 		e->region_id[i] = id;
 		return 0;
 	}
+	case EMU_GIVEN:
+		return 0;
 	default:
 		return add_raw(e, r);
 	}
@@ -273,6 +281,33 @@ static bool uses_trap(const struct emu_config *cfg)
 		if (cfg->regions[i].kind != EMU_IOEVENTFD)
 			return true;
 	return false;
+}
+
+/*
+ * The regions someone (a policy) added for this process: their writes come
+ * to this emulator, and those that want to be fast are adopted.
+ */
+static int find_given(struct emu *e)
+{
+	struct mmiotrap_region r;
+	struct emu_region *er;
+	__u32 id = 0;
+
+	while (!mmiotrap_region_next(e->mt, id, &r)) {
+		id = r.id;
+		if (r.vm != (__u32)getpid())
+			continue;
+		if (e->cfg.nregions == EMU_MAX_REGIONS)
+			return -E2BIG;
+		er = &e->cfg.regions[e->cfg.nregions];
+		*er = (struct emu_region){
+			.kind = r.want_fast ? EMU_ADOPTED : EMU_GIVEN,
+			.bus = r.bus, .addr = r.addr, .len = r.len,
+			.widths = r.widths, .fast_widths = r.want_fast,
+		};
+		e->region_id[e->cfg.nregions++] = id;
+	}
+	return 0;
 }
 
 static int subscribe(struct emu *e)
@@ -307,15 +342,20 @@ int emu_start(struct emu **ep, const struct emu_config *cfg, int vm_fd,
 		if (script->steps[e->until_step].bus == BUS_PIO &&
 		    script->steps[e->until_step].addr == RELEASE_PORT)
 			break;
+	e->quit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	e->raw_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	err = e->quit_efd < 0 || e->raw_efd < 0 ? -ENOMEM : 0;
+	if (!err && (cfg->adopt || uses_trap(cfg)))
+		err = subscribe(e);
+	if (!err && cfg->adopt)
+		err = find_given(e);
+	/* Which writes are the emulator's depends on the regions, adopted ones too. */
 	cursor_init(&e->cur, script, emu_owns, e);
 	e->expected = script_writes(script, emu_owns, e);
 	e->lat_ns = calloc(e->expected + 1, sizeof(*e->lat_ns));
-	e->quit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	e->raw_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	err = !e->lat_ns || e->quit_efd < 0 || e->raw_efd < 0 ? -ENOMEM : 0;
-	if (!err && uses_trap(cfg))
-		err = subscribe(e);
-	for (i = 0; !err && i < cfg->nregions; i++)
+	if (!err && !e->lat_ns)
+		err = -ENOMEM;
+	for (i = 0; !err && i < e->cfg.nregions; i++)
 		err = add_region(e, i);
 	if (!err) {
 		err = -pthread_create(&e->thread, NULL, e->sub ? subscriber : kick_reader, e);
@@ -414,6 +454,7 @@ static void deregister(struct emu *e)
 	for (i = 0; i < e->cfg.nregions; i++) {
 		if (e->fast[i]) {
 			mmiotrap_sub_unwatch(e->sub, mmiotrap_fast_eventfd(e->fast[i]));
+			/* An adopted region stays, the policy's: it only stops being fast. */
 			mmiotrap_fast_del(e->fast[i]);
 		}
 		else if (e->cfg.regions[i].kind == EMU_SLOW && e->region_id[i])

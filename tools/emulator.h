@@ -19,6 +19,8 @@ enum emu_kind {
 	EMU_FAST,	/* mmiotrap fast path: ioeventfd + trap */
 	EMU_SLOW,	/* mmiotrap capture, the writes still exit */
 	EMU_IOEVENTFD,	/* a bare ioeventfd, no mmiotrap: the value is lost */
+	EMU_ADOPTED,	/* a region a policy asked to be fast, adopted */
+	EMU_GIVEN,	/* a region someone else added for this VMM: it captures */
 };
 
 #define EMU_MAX_REGIONS	8
@@ -36,6 +38,7 @@ struct emu_config {
 	const char *pin_root;	/* NULL: libmmiotrap's default */
 	bool busy_poll;
 	unsigned int delay_us;	/* per event: an overloaded subscriber */
+	bool adopt;		/* take the regions added for us, adopt those wanting fast */
 	int nregions;
 	struct emu_region regions[EMU_MAX_REGIONS];
 };

@@ -23,7 +23,7 @@
 #include "script.h"
 
 #define PROG		"mmiotrap-testvmm"
-#define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] [--fast|--slow|--ioeventfd REGION]... [--busy-poll] [--delay-us USEC] STEP..."
+#define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] [--fast|--slow|--ioeventfd REGION]... [--adopt] [--busy-poll] [--delay-us USEC] STEP..."
 #define STEP_SYNTAX	"mmio:ADDR:WIDTH:COUNT[:START[:STEP]]"	\
 			" or pio:PORT:WIDTH:COUNT[:START[:STEP]]"
 #define PAGE_SIZE	4096U
@@ -257,6 +257,8 @@ static void parse_args(int argc, char **argv, struct script *script, struct opti
 			i++;
 		} else if (!strcmp(arg, "--busy-poll")) {
 			o->emu.busy_poll = true;
+		} else if (!strcmp(arg, "--adopt")) {
+			o->emu.adopt = true;
 		} else if (!strcmp(arg, "--delay-us")) {
 			if (!val)
 				usage_error("missing USEC after", arg);
@@ -557,7 +559,12 @@ int main(int argc, char **argv)
 	st.writes = script_writes(&script, NULL, NULL);
 	if (setup_vm(&vm, &script))
 		return 2;
-	if (opts.emu.nregions) {
+	if (opts.go && wait_for_go(opts.go)) {
+		kvm_vm_destroy(&vm);
+		return 2;
+	}
+	/* After the go: a policy may have asked for fast regions meanwhile. */
+	if (opts.emu.nregions || opts.emu.adopt) {
 		err = emu_start(&emu, &opts.emu, vm.vm_fd, &script);
 		if (err) {
 			fprintf(stderr, PROG ": emulator: %s\n", strerror(-err));
@@ -567,11 +574,6 @@ int main(int argc, char **argv)
 		}
 	}
 	cursor_init(&c, &script, vmm_owns, emu);
-	if (opts.go && wait_for_go(opts.go)) {
-		emu_stop(emu);
-		kvm_vm_destroy(&vm);
-		return 2;
-	}
 	ret = run_guest(&vm, &c, emu, &st);
 	if (!ret)
 		ret = check_done(&script, &st, emu);
