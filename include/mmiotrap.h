@@ -105,9 +105,10 @@ struct mmiotrap_region_opts {
 
 /*
  * Register a region; returns its id (>= 1). Errors: -EINVAL (length,
- * widths or decoder parameters), -ERANGE (range wraps or leaves the bus), -ESRCH (no such
- * process), -EEXIST (name taken), -EADDRINUSE (overlaps a region of the same
- * VM and bus), -ENOSPC (table full), -ENAMETOOLONG. Regions left by an exited
+ * widths, name or decoder parameters), -ERANGE (the range wraps or leaves
+ * the bus), -ESRCH (no such process), -EEXIST (name taken), -EADDRINUSE
+ * (overlaps a region of the same VM and bus), -ENOSPC (table full),
+ * -ENOBUFS (address index full), -ENAMETOOLONG. Regions left by an exited
  * process whose pid @vm now names are removed first.
  */
 int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts);
