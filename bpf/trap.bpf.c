@@ -91,10 +91,12 @@ static void count_unmatched(void)
 /* The pid may have been reused since the region was added. */
 static bool same_process(const struct mmiotrap_vm *vm)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime);
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 start = task->group_leader->start_boottime;
 
-	return start / ns_per_tick == vm->start_ticks;
+	/* start_ticks = start / ns_per_tick, without a division. */
+	return start >= vm->start_ticks * ns_per_tick &&
+	       start - vm->start_ticks * ns_per_tick < ns_per_tick;
 }
 
 /* One write as a vCPU made it; src points at the bytes, or is NULL. */
