@@ -40,6 +40,8 @@ const char *mmiotrap_attach_mode_str(enum mmiotrap_attach_mode mode);
 struct mmiotrap_opts {
 	size_t sz;
 	const char *pin_root;	/* NULL: MMIOTRAP_PIN_ROOT_DEFAULT */
+	/* mmiotrap_load(): this attach mode only; NONE: the first that works */
+	enum mmiotrap_attach_mode attach;
 };
 
 /*

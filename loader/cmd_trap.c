@@ -29,6 +29,26 @@ static int bpffs_error(const struct cli *cli, int err)
 			 root, strerror(-err));
 }
 
+/* load [--attach fentry|tp_btf|raw_tp] */
+static int parse_load(struct cli *cli)
+{
+	const char *word = cli_next(cli), *val;
+	int mode;
+
+	if (!word)
+		return 0;
+	if (!cli_is(word, "--attach"))
+		return cli_error(cli, "unexpected argument '%s'", word);
+	val = cli_next(cli);
+	for (mode = MMIOTRAP_ATTACH_NONE + 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
+		if (val && !strcmp(val, mmiotrap_attach_mode_str(mode)))
+			break;
+	if (mode == MMIOTRAP_ATTACH_MAX)
+		return cli_error(cli, "bad --attach '%s': fentry, tp_btf or raw_tp", val ? val : "");
+	cli->opts.attach = mode;
+	return no_args(cli);
+}
+
 int do_load(struct cli *cli)
 {
 	const char *root = cli->opts.pin_root;
@@ -36,7 +56,7 @@ int do_load(struct cli *cli)
 	const char *mode;
 	int err;
 
-	if (no_args(cli))
+	if (parse_load(cli))
 		return 1;
 	err = mmiotrap_prepare_bpffs(root);
 	if (err)
@@ -45,6 +65,9 @@ int do_load(struct cli *cli)
 	if (err && err != -EEXIST) {
 		if (err == -ENOTSUP)
 			return cli_error(cli, "this kernel has no kvm:kvm_mmio and kvm:kvm_pio tracepoints in its BTF");
+		if (cli->opts.attach)
+			return cli_error(cli, "cannot load at %s with --attach %s: %s", root,
+					 mmiotrap_attach_mode_str(cli->opts.attach), strerror(-err));
 		return cli_error(cli, "cannot load at %s: %s", root, strerror(-err));
 	}
 	if (cli_open(cli, &mt))

@@ -254,11 +254,13 @@ static int pin_links(struct trap_bpf *skel, const char *root)
 }
 
 /* The first mode that loads and attaches; a mode may load, yet not attach. */
-static int load_and_attach(struct trap_bpf **skelp)
+static int load_and_attach(struct trap_bpf **skelp, enum mmiotrap_attach_mode only)
 {
 	int mode, err = -ENOTSUP;
 
 	for (mode = MMIOTRAP_ATTACH_NONE + 1; mode < MMIOTRAP_ATTACH_MAX; mode++) {
+		if (only && mode != (int)only)
+			continue;
 		err = open_quietly(skelp, mode);
 		if (err)
 			continue;
@@ -285,7 +287,8 @@ int mmiotrap_load(const struct mmiotrap_opts *opts)
 	bool made_root;
 	int err;
 
-	if (!OPTS_VALID(opts, struct mmiotrap_opts))
+	if (!OPTS_VALID(opts, struct mmiotrap_opts) ||
+	    (unsigned int)OPTS_GET(opts, attach, 0) >= MMIOTRAP_ATTACH_MAX)
 		return -EINVAL;
 	err = mmiotrap_prepare_bpffs(root);
 	if (err)
@@ -294,7 +297,7 @@ int mmiotrap_load(const struct mmiotrap_opts *opts)
 		return -EEXIST;
 	err = tracefs_prepare();
 	if (!err)
-		err = load_and_attach(&skel);
+		err = load_and_attach(&skel, OPTS_GET(opts, attach, MMIOTRAP_ATTACH_NONE));
 	if (err)
 		return err;
 	made_root = access(root, F_OK) != 0;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# Every attach mode this kernel can load (doctor says which) captures the
+# same writes: the fallbacks are tested, not only the mode load picks.
+
+N=200
+
+setup() {
+	load helper
+	require_kernel
+}
+
+teardown() {
+	unload_trap
+}
+
+# The attach modes doctor found loadable, in load's order of preference.
+loadable_modes() {
+	"$MT" -j doctor | jq -r '.checks[] | select(.name | test("^attach (fentry|tp_btf|raw_tp)$"))
+		| select(.detail == "loads") | .name[7:]'
+}
+
+@test "every attach mode that loads captures MMIO and PIO writes of each width" {
+	modes=$(loadable_modes)
+	[ -n "$modes" ] || fail "doctor found no attach mode that loads"
+	for mode in $modes; do
+		for step in mmio:0xd0000000 pio:0x510; do
+			for w in 1 2 4; do
+				run "$MT" load --attach "$mode"
+				assert_output "loaded at $MMIOTRAP_PIN_ROOT (attach mode $mode)"
+				capture "${step%%:*}" "${step#*:}" "$w" $N 0xfffffff0 0x01010101
+				unload_all
+			done
+		done
+	done
+}
+
+@test "every attach mode that loads runs the fast path and decodes" {
+	for mode in $(loadable_modes); do
+		"$MT" load --attach "$mode" >/dev/null
+		emulate --fast mmio:0xfebf1000:4 mmio:0xfebf1000:4:$N:1
+		report_is '[.exits_mmio, .events, .fast, .emu_mismatches]' "[0,$N,$N,0]"
+		decoded_nvme
+		unload_all
+	done
+}
+
+decoded_nvme() {
+	vmm_start vm mmio:0xfebf1004:4:1:3
+	"$MT" region add --vm "$vm_pid" --mmio 0xfebf1000 --len 8 --decoder nvme \
+		--bar0 0xfebf0000 --queues 1 >/dev/null
+	vmm_go vm
+	run "$MT" -j events --duration 1
+	assert_equal "$(jq -c '[.kind, .queue, .value]' <<<"$output")" '["cq_head",0,3]'
+}
+
+@test "load --attach with a mode that does not load says why and leaves nothing" {
+	run "$MT" load --attach foo
+	assert_failure
+	assert_output "mmiotrap: bad --attach 'foo': fentry, tp_btf or raw_tp"
+	for mode in fentry tp_btf raw_tp; do
+		loadable_modes | grep -qx "$mode" && continue
+		run "$MT" load --attach "$mode"
+		assert_failure
+		assert_output --regexp "^mmiotrap: cannot load at $MMIOTRAP_PIN_ROOT with --attach $mode: "
+		[ ! -e "$MMIOTRAP_PIN_ROOT" ]
+	done
+}
