@@ -54,7 +54,8 @@ int mmiotrap_prepare_bpffs(const char *pin_root);
 /*
  * Load and attach the trap with the first attach mode the kernel accepts,
  * and pin it under the pin root (bpffs is mounted at /sys/fs/bpf when
- * missing). -EEXIST if an instance is already pinned there.
+ * missing). -EEXIST if an instance is already pinned there, -EUCLEAN if
+ * half of one is (a crash's: mmiotrap_unload() removes it).
  */
 int mmiotrap_load(const struct mmiotrap_opts *opts);
 
@@ -182,7 +183,9 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fast, struct mmiotrap *mt,
  * The VMM side of a region someone else added with want_fast (a policy's
  * "mode: fast"): region @id of this process becomes a fast-path region on
  * @vm_fd, as mmiotrap_fast_add() would have made it. -EPERM if the region
- * is another process's, -EINVAL if it wants no fast width.
+ * is another process's, -EINVAL if it wants no fast width, -EBUSY if it is
+ * fast already. Adopt before the vCPUs run: a write meanwhile is flagged
+ * by what the region is when the trap sees it.
  */
 int mmiotrap_fast_adopt(struct mmiotrap_fast **fast, struct mmiotrap *mt, int vm_fd, __u32 id);
 

@@ -48,16 +48,25 @@ bool cli_is(const char *arg, const char *word)
 	return arg && !strcmp(arg, word);
 }
 
-int cli_u64(const struct cli *cli, const char *what, const char *arg, __u64 *val)
+bool parse_u64(const char *s, size_t len, __u64 *val)
 {
-	char *end;
+	char buf[32], *end;
 
-	if (!arg)
-		return cli_error(cli, "%s needs a value", what);
+	if (!len || len >= sizeof(buf) || !isxdigit((unsigned char)*s))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
 	/* 0x hex or decimal; a leading 0 is not octal. */
 	errno = 0;
-	*val = strtoull(arg, &end, strncasecmp(arg, "0x", 2) ? 10 : 16);
-	if (errno || end == arg || *end || !isxdigit((unsigned char)*arg))
+	*val = strtoull(buf, &end, strncasecmp(buf, "0x", 2) ? 10 : 16);
+	return !errno && !*end;
+}
+
+int cli_u64(const struct cli *cli, const char *what, const char *arg, __u64 *val)
+{
+	if (!arg)
+		return cli_error(cli, "%s needs a value", what);
+	if (!parse_u64(arg, strlen(arg), val))
 		return cli_error(cli, "bad %s '%s': not a number", what, arg);
 	return 0;
 }

@@ -35,6 +35,9 @@ void cli_json(const struct cli *cli, json_t *obj);
 const char *cli_next(struct cli *cli);
 bool cli_is(const char *arg, const char *word);
 
+/* The first @len characters of @s as 0x hex or decimal, all of them. */
+bool parse_u64(const char *s, size_t len, __u64 *val);
+
 /* Parse @arg as an unsigned number (0x hex or decimal) for option @what. */
 int cli_u64(const struct cli *cli, const char *what, const char *arg, __u64 *val);
 

@@ -19,16 +19,18 @@ struct printer {
 	const struct cli *cli;
 	struct mmiotrap *mt;
 	__u64 left;	/* events still to print; 0: no limit */
-	__u64 printed;
 	/* Decoders need their region's parameters to be shown: one look each. */
 	struct mmiotrap_region regions[MMIOTRAP_MAX_REGIONS];
 	bool known[MMIOTRAP_MAX_REGIONS];
 };
 
-static const struct mmiotrap_region *region_of(struct printer *p, __u32 id)
+/* Seq 0 is the first write of a region, maybe a new one under a reused id. */
+static const struct mmiotrap_region *region_of(struct printer *p, __u32 id, __u64 seq)
 {
 	if (id >= MMIOTRAP_MAX_REGIONS)
 		return NULL;
+	if (!seq)
+		p->known[id] = false;
 	if (!p->known[id] && !mmiotrap_region_get(p->mt, id, &p->regions[id]))
 		p->known[id] = true;
 	return p->known[id] ? &p->regions[id] : NULL;
@@ -38,7 +40,7 @@ static const struct mmiotrap_region *region_of(struct printer *p, __u32 id)
 static void decoded(struct printer *p, const struct mmiotrap_event *ev, json_t *obj, char *text,
 		    size_t size)
 {
-	const struct mmiotrap_region *r = region_of(p, ev->region);
+	const struct mmiotrap_region *r = region_of(p, ev->region, ev->seq);
 	const struct mmiotrap_decoded *d = &ev->dec;
 	const char *names[MMIOTRAP_FIELDS] = { "next_off", "next_wrap", "avail_idx" };
 	int i, n = 0, nfields = 0;
@@ -123,11 +125,12 @@ static int print_event(void *ctx, const struct mmiotrap_event *ev)
 {
 	struct printer *p = ctx;
 
-	if (ev->flags & MMIOTRAP_EVENT_LOST)
+	/* A loss is said, but --count counts writes. */
+	if (ev->flags & MMIOTRAP_EVENT_LOST) {
 		print_lost(p->cli, ev);
-	else
-		print_write(p, ev);
-	p->printed++;
+		return 0;
+	}
+	print_write(p, ev);
 	/* Stop at the limit: what is left stays in the ring. */
 	return p->left && !--p->left ? -ECANCELED : 0;
 }

@@ -5,6 +5,7 @@
  * mmiotrap region del NAME|ID
  * mmiotrap region list
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,9 @@ static json_t *params_json(const struct mmiotrap_region *r, char *text, size_t s
 	case MMIOTRAP_DECODER_BITFIELD:
 		fields = json_array();
 		n = snprintf(text, size, "  bitfield");
-		for (i = 0; i < MMIOTRAP_FIELDS && p->bitfield.mask[i]; i++) {
+		for (i = 0; i < MMIOTRAP_FIELDS; i++) {
+			if (!p->bitfield.mask[i])
+				continue;
 			json_array_append_new(fields, json_pack("{s:s, s:I, s:i}",
 				"name", p->bitfield.name[i], "mask", (json_int_t)p->bitfield.mask[i],
 				"shift", p->bitfield.shift[i]));
@@ -94,7 +97,7 @@ static json_t *region_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 
 static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
-	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:b}",
+	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:b, s:b}",
 			 "id", r->id, "name", r->name, "vm", (json_int_t)r->vm,
 			 "bus", bus_str(r->bus), "addr", (json_int_t)r->addr,
 			 "len", (json_int_t)r->len, "widths", widths_json(r->widths),
@@ -102,6 +105,7 @@ static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_reg
 			 "want_fast", widths_json(r->want_fast),
 			 "decoder", mmiotrap_decoder_str(r->decoder),
 			 "action", r->action & MMIOTRAP_ACTION_RING ? "ring" : "count",
+			 "policy", !!(r->flags & MMIOTRAP_REGION_POLICY),
 			 "stale", mmiotrap_region_stale(mt, r));
 }
 
@@ -117,9 +121,10 @@ static void print_region(struct mmiotrap *mt, const struct mmiotrap_region *r)
 			    sizeof(fast) - strlen(fast));
 	}
 	json_decref(params_json(r, params, sizeof(params)));
-	printf("%u: name %s  vm %u  %s 0x%llx len 0x%llx  widths %s%s%s%s\n", r->id,
+	printf("%u: name %s  vm %u  %s 0x%llx len 0x%llx  widths %s%s%s%s%s\n", r->id,
 	       *r->name ? r->name : "-", r->vm, bus_str(r->bus), (unsigned long long)r->addr,
 	       (unsigned long long)r->len, widths, fast, params,
+	       r->flags & MMIOTRAP_REGION_POLICY ? "  policy" : "",
 	       mmiotrap_region_stale(mt, r) ? "  stale" : "");
 }
 
@@ -143,36 +148,28 @@ static int parse_widths(const struct cli *cli, const char *arg, __u8 *widths)
 	return *widths ? 0 : cli_error(cli, "bad --width '%s'", arg);
 }
 
-static bool is_decoder_option(const char *word)
-{
-	static const char *const options[] = {
-		"--decoder", "--bar0", "--dstrd", "--queues", "--notify-base", "--multiplier",
-		"--notification-data", "--packed", "--field", NULL,
-	};
-	int i;
-
-	for (i = 0; options[i]; i++)
-		if (cli_is(word, options[i]))
-			return true;
-	return false;
-}
-
 /* "NAME:MASK:SHIFT" into the first free field. */
 static int parse_field(const struct cli *cli, const char *arg, struct mmiotrap_bitfield_params *b)
 {
-	char name[64], *end;
-	unsigned long long mask, shift;
-	int i, n;
+	const char *mask_s, *shift_s;
+	__u64 mask, shift;
+	size_t name_len;
+	int i;
 
-	if (!arg || sscanf(arg, "%63[^:]:%n", name, &n) != 1)
+	mask_s = arg ? strchr(arg, ':') : NULL;
+	shift_s = mask_s ? strchr(mask_s + 1, ':') : NULL;
+	if (!shift_s || mask_s == arg)
 		return cli_error(cli, "bad --field '%s': want NAME:MASK:SHIFT", arg ? arg : "");
-	mask = strtoull(arg + n, &end, 0);
-	if (*end != ':' || !mask)
+	if (!parse_u64(mask_s + 1, shift_s - mask_s - 1, &mask) || !mask)
 		return cli_error(cli, "bad --field '%s': want NAME:MASK:SHIFT, MASK not 0", arg);
-	shift = strtoull(end + 1, &end, 0);
-	if (*end || shift > 63)
+	if (!parse_u64(shift_s + 1, strlen(shift_s + 1), &shift) || shift > 63)
 		return cli_error(cli, "bad --field '%s': SHIFT is 0 to 63", arg);
-	if (strlen(name) >= sizeof(b->name[0]))
+	name_len = mask_s - arg;
+	if (!isalpha((unsigned char)*arg) || strcspn(arg, ":") != strspn(arg,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"))
+		return cli_error(cli, "bad --field '%s': NAME is a letter, then letters, digits, '_', '.', '-'",
+				 arg);
+	if (name_len >= sizeof(b->name[0]))
 		return cli_error(cli, "bad --field '%s': name longer than %zu characters", arg,
 				 sizeof(b->name[0]) - 1);
 	for (i = 0; i < MMIOTRAP_FIELDS && b->mask[i]; i++)
@@ -181,95 +178,133 @@ static int parse_field(const struct cli *cli, const char *arg, struct mmiotrap_b
 		return cli_error(cli, "too many --field: %d at most", MMIOTRAP_FIELDS);
 	b->mask[i] = mask;
 	b->shift[i] = shift;
-	strcpy(b->name[i], name);
+	memcpy(b->name[i], arg, name_len);
+	b->name[i][name_len] = '\0';
 	return 0;
 }
 
-/*
- * One decoder option; *val is set to NULL for a flag, which takes no value,
- * so that the caller gives it back.
- */
-static int parse_decoder_option(struct cli *cli, const char *word, const char **val,
-				struct mmiotrap_region_opts *o, __u32 *queues)
-{
-	union mmiotrap_decoder_params *p = &o->params;
-	__u64 n;
-	int d;
+#define D(x)	(1U << MMIOTRAP_DECODER_##x)
 
-	if (cli_is(word, "--notification-data") || cli_is(word, "--packed")) {
-		p->virtio.flags |= cli_is(word, "--packed") ? MMIOTRAP_VIRTIO_PACKED :
-			MMIOTRAP_VIRTIO_NOTIFICATION_DATA;
-		/* A flag: the word after it, if any, is the next option. */
-		if (*val) {
+/* The options of the decoders, and which decoders take each. */
+enum { OPT_BAR0, OPT_DSTRD, OPT_QUEUES, OPT_NOTIFY_BASE, OPT_MULTIPLIER,
+       OPT_NOTIFICATION_DATA, OPT_PACKED, OPT_FIELD, NR_DECODER_OPTS };
+
+static const struct decoder_option {
+	const char *name;
+	__u32 decoders;
+	bool flag;		/* takes no value */
+} decoder_options[NR_DECODER_OPTS] = {
+	[OPT_BAR0]		= { "--bar0", D(NVME) },
+	[OPT_DSTRD]		= { "--dstrd", D(NVME) },
+	[OPT_QUEUES]		= { "--queues", D(NVME) | D(VIRTIO_PCI) | D(VIRTIO_LEGACY) },
+	[OPT_NOTIFY_BASE]	= { "--notify-base", D(VIRTIO_PCI) },
+	[OPT_MULTIPLIER]	= { "--multiplier", D(VIRTIO_PCI) },
+	[OPT_NOTIFICATION_DATA]	= { "--notification-data", D(VIRTIO_PCI), true },
+	[OPT_PACKED]		= { "--packed", D(VIRTIO_PCI), true },
+	[OPT_FIELD]		= { "--field", D(BITFIELD) },
+};
+
+/* What the decoder options said, before the decoder is known. */
+struct decoder_args {
+	__u32 given;		/* 1 << OPT_* */
+	__u64 val[NR_DECODER_OPTS];
+	struct mmiotrap_bitfield_params fields;
+};
+
+static int decoder_option(const char *word)
+{
+	int i;
+
+	for (i = 0; i < NR_DECODER_OPTS; i++)
+		if (cli_is(word, decoder_options[i].name))
+			return i;
+	return -1;
+}
+
+/* One decoder option; a flag gives back the word it did not take. */
+static int parse_decoder_option(struct cli *cli, int opt, const char *val, struct decoder_args *a)
+{
+	a->given |= 1U << opt;
+	if (decoder_options[opt].flag) {
+		if (val) {
 			cli->argc++;
 			cli->argv--;
 		}
-		*val = NULL;
 		return 0;
 	}
-	if (cli_is(word, "--decoder")) {
-		d = mmiotrap_decoder_by_name(*val);
-		if (d < 0)
-			return cli_error(cli, "bad --decoder '%s': raw, nvme, virtio-pci, virtio-legacy or bitfield",
-					 *val ? *val : "");
-		o->decoder = d;
-		return 0;
-	}
-	if (cli_is(word, "--field"))
-		return parse_field(cli, *val, &p->bitfield);
-	if (cli_u64(cli, word, *val, &n))
+	if (opt == OPT_FIELD)
+		return parse_field(cli, val, &a->fields);
+	if (cli_u64(cli, decoder_options[opt].name, val, &a->val[opt]))
 		return 1;
-	if (cli_is(word, "--bar0"))
-		p->nvme.bar0 = n;
-	else if (cli_is(word, "--notify-base"))
-		p->virtio.notify_base = n;
-	else if (n > 0xffffffff)
-		return cli_error(cli, "bad %s '%s': too large", word, *val);
-	else if (cli_is(word, "--dstrd"))
-		p->nvme.dstrd = n;
-	else if (cli_is(word, "--multiplier"))
-		p->virtio.multiplier = n;
-	else
-		*queues = n;
+	if (opt != OPT_BAR0 && opt != OPT_NOTIFY_BASE && a->val[opt] > 0xffffffff)
+		return cli_error(cli, "bad %s '%s': too large", decoder_options[opt].name, val);
 	return 0;
 }
 
-/* Each decoder takes its own options, and needs them all. */
-static int check_decoder_options(const struct cli *cli, struct mmiotrap_region_opts *o,
-				 __u32 queues)
+/* The options of the decoder and no other; the ones it needs, and sane. */
+static int check_decoder_args(const struct cli *cli, enum mmiotrap_decoder d,
+			      const struct decoder_args *a)
 {
-	union mmiotrap_decoder_params *p = &o->params;
+	static const __u32 needs[MMIOTRAP_DECODER_MAX] = {
+		[MMIOTRAP_DECODER_NVME]		 = 1U << OPT_BAR0 | 1U << OPT_QUEUES,
+		[MMIOTRAP_DECODER_VIRTIO_PCI]	 = 1U << OPT_NOTIFY_BASE | 1U << OPT_QUEUES,
+		[MMIOTRAP_DECODER_VIRTIO_LEGACY] = 1U << OPT_QUEUES,
+		[MMIOTRAP_DECODER_BITFIELD]	 = 1U << OPT_FIELD,
+	};
+	const char *name = mmiotrap_decoder_str(d);
+	int i;
 
-	switch (o->decoder) {
+	for (i = 0; i < NR_DECODER_OPTS; i++) {
+		if ((a->given & 1U << i) && !(decoder_options[i].decoders & 1U << d))
+			return cli_error(cli, "%s is no option of --decoder %s", decoder_options[i].name,
+					 name);
+		if ((needs[d] & 1U << i) && !(a->given & 1U << i))
+			return cli_error(cli, "--decoder %s needs %s", name, decoder_options[i].name);
+	}
+	if ((a->given & 1U << OPT_QUEUES) &&
+	    (!a->val[OPT_QUEUES] || a->val[OPT_QUEUES] > (d == MMIOTRAP_DECODER_VIRTIO_PCI ? 0xffff : 0x10000)))
+		return cli_error(cli, "bad --queues %llu for --decoder %s",
+				 (unsigned long long)a->val[OPT_QUEUES], name);
+	if (a->val[OPT_DSTRD] > 15)
+		return cli_error(cli, "bad --dstrd %llu: CAP.DSTRD is 0 to 15",
+				 (unsigned long long)a->val[OPT_DSTRD]);
+	return 0;
+}
+
+static void decoder_params(enum mmiotrap_decoder d, const struct decoder_args *a,
+			   union mmiotrap_decoder_params *p)
+{
+	switch (d) {
 	case MMIOTRAP_DECODER_NVME:
-		if (!queues || p->nvme.dstrd > 15)
-			return cli_error(cli, "--decoder nvme needs --bar0 ADDR, --queues N (at least 1) and --dstrd 0..15");
-		p->nvme.queues = queues;
-		return 0;
+		p->nvme.bar0 = a->val[OPT_BAR0];
+		p->nvme.dstrd = a->val[OPT_DSTRD];
+		p->nvme.queues = a->val[OPT_QUEUES];
+		break;
 	case MMIOTRAP_DECODER_VIRTIO_PCI:
-		if (!queues || queues > 0xffff)
-			return cli_error(cli, "--decoder virtio-pci needs --notify-base ADDR, --multiplier N and --queues 1..65535");
-		p->virtio.queues = queues;
-		return 0;
+		p->virtio.notify_base = a->val[OPT_NOTIFY_BASE];
+		p->virtio.multiplier = a->val[OPT_MULTIPLIER];
+		p->virtio.queues = a->val[OPT_QUEUES];
+		p->virtio.flags = (a->given & 1U << OPT_NOTIFICATION_DATA ?
+				   MMIOTRAP_VIRTIO_NOTIFICATION_DATA : 0) |
+				  (a->given & 1U << OPT_PACKED ? MMIOTRAP_VIRTIO_PACKED : 0);
+		break;
 	case MMIOTRAP_DECODER_VIRTIO_LEGACY:
-		if (!queues || queues > 0x10000)
-			return cli_error(cli, "--decoder virtio-legacy needs --queues N (1..65536)");
-		p->legacy.queues = queues;
-		return 0;
+		p->legacy.queues = a->val[OPT_QUEUES];
+		break;
 	case MMIOTRAP_DECODER_BITFIELD:
-		if (!p->bitfield.mask[0])
-			return cli_error(cli, "--decoder bitfield needs --field NAME:MASK:SHIFT");
-		return 0;
+		p->bitfield = a->fields;
+		break;
 	default:
-		return 0;
+		break;
 	}
 }
 
 static int parse_add(struct cli *cli, struct mmiotrap_region_opts *o)
 {
 	bool have_vm = false, have_addr = false, have_len = false;
+	struct decoder_args dec = {};
 	const char *word, *val;
-	__u32 queues = 0;
+	int d, opt;
 	__u64 n;
 
 	while ((word = cli_next(cli))) {
@@ -299,8 +334,14 @@ static int parse_add(struct cli *cli, struct mmiotrap_region_opts *o)
 			if (!val)
 				return cli_error(cli, "--name needs a value");
 			o->name = val;
-		} else if (is_decoder_option(word)) {
-			if (parse_decoder_option(cli, word, &val, o, &queues))
+		} else if (cli_is(word, "--decoder")) {
+			d = mmiotrap_decoder_by_name(val);
+			if (d < 0)
+				return cli_error(cli, "bad --decoder '%s': raw, nvme, virtio-pci, virtio-legacy or bitfield",
+						 val ? val : "");
+			o->decoder = d;
+		} else if ((opt = decoder_option(word)) >= 0) {
+			if (parse_decoder_option(cli, opt, val, &dec))
 				return 1;
 		} else {
 			return cli_error(cli, "unknown argument '%s' to region add", word);
@@ -308,7 +349,10 @@ static int parse_add(struct cli *cli, struct mmiotrap_region_opts *o)
 	}
 	if (!have_vm || !have_addr || !have_len)
 		return cli_error(cli, "region add needs --vm PID, --mmio ADDR or --pio PORT, and --len BYTES");
-	return check_decoder_options(cli, o, queues);
+	if (check_decoder_args(cli, o->decoder, &dec))
+		return 1;
+	decoder_params(o->decoder, &dec, &o->params);
+	return 0;
 }
 
 static int conflict(const struct cli *cli, struct mmiotrap *mt,
@@ -338,8 +382,10 @@ static int add_error(const struct cli *cli, struct mmiotrap *mt,
 	case -EINVAL:
 		if (!o->len)
 			return cli_error(cli, "bad --len 0: a region needs at least one byte");
-		return cli_error(cli, "bad --name '%s': use letters, digits, '_', '.', '-', starting with a letter",
-				 o->name);
+		if (o->name)
+			return cli_error(cli, "bad --name '%s': use letters, digits, '_', '.', '-', starting with a letter",
+					 o->name);
+		return cli_error(cli, "bad region: %s", strerror(EINVAL));
 	case -ERANGE:
 		return cli_error(cli, "%s 0x%llx len 0x%llx runs past the end of the %s space",
 				 bus_str(o->bus), (unsigned long long)o->addr,

@@ -62,6 +62,9 @@ int do_load(struct cli *cli)
 	if (err)
 		return bpffs_error(cli, err);
 	err = mmiotrap_load(&cli->opts);
+	if (err == -EUCLEAN)
+		return cli_error(cli, "half an instance is pinned at %s (a crash's?): run 'mmiotrap unload' first",
+				 root);
 	if (err && err != -EEXIST) {
 		if (err == -ENOTSUP)
 			return cli_error(cli, "this kernel has no kvm:kvm_mmio and kvm:kvm_pio tracepoints in its BTF");
@@ -73,6 +76,11 @@ int do_load(struct cli *cli)
 	if (cli_open(cli, &mt))
 		return 1;
 	mode = mmiotrap_attach_mode_str(mmiotrap_attach_mode(mt));
+	if (err && cli->opts.attach && cli->opts.attach != mmiotrap_attach_mode(mt)) {
+		mmiotrap_close(mt);
+		return cli_error(cli, "already loaded at %s with attach mode %s, not %s: unload first",
+				 root, mode, mmiotrap_attach_mode_str(cli->opts.attach));
+	}
 	mmiotrap_close(mt);
 	if (cli->json)
 		cli_json(cli, json_pack("{s:s, s:s, s:b}", "pin_root", root,

@@ -180,27 +180,31 @@ cleanup:
 
 int mmiotrap_sub_watch(struct mmiotrap_sub *sub, int efd)
 {
-	int err;
+	int err = -ENOSPC;
 
-	if (sub->nwatched == MAX_WATCHED)
-		return -ENOSPC;
-	err = watch(sub, efd);
+	pthread_mutex_lock(&sub->lock);
+	if (sub->nwatched < MAX_WATCHED)
+		err = watch(sub, efd);
 	if (!err)
 		sub->watched[sub->nwatched++] = efd;
+	pthread_mutex_unlock(&sub->lock);
 	return err;
 }
 
 int mmiotrap_sub_unwatch(struct mmiotrap_sub *sub, int efd)
 {
-	int i;
+	int i, err = -ENOENT;
 
+	pthread_mutex_lock(&sub->lock);
 	for (i = 0; i < sub->nwatched; i++) {
 		if (sub->watched[i] != efd)
 			continue;
 		sub->watched[i] = sub->watched[--sub->nwatched];
-		return epoll_ctl(sub->epfd, EPOLL_CTL_DEL, efd, NULL) ? -errno : 0;
+		err = epoll_ctl(sub->epfd, EPOLL_CTL_DEL, efd, NULL) ? -errno : 0;
+		break;
 	}
-	return -ENOENT;
+	pthread_mutex_unlock(&sub->lock);
+	return err;
 }
 
 int mmiotrap_sub_fd(const struct mmiotrap_sub *sub)
@@ -213,11 +217,11 @@ int mmiotrap_sub_consume(struct mmiotrap_sub *sub)
 	__u64 count;
 	int i, err, n;
 
+	pthread_mutex_lock(&sub->lock);
 	/* Rearm the eventfds first: a kick after this finds the record. */
 	for (i = 0; i < sub->nwatched; i++)
 		while (read(sub->watched[i], &count, sizeof(count)) > 0)
 			;
-	pthread_mutex_lock(&sub->lock);
 	err = ring_buffer__consume(sub->ring);
 	if (err >= 0)
 		err = report_tail_losses(sub);

@@ -173,6 +173,8 @@ int mmiotrap_fast_adopt(struct mmiotrap_fast **fp, struct mmiotrap *mt, int vm_f
 		return err;
 	if (r.vm != (__u32)getpid())
 		return -EPERM;
+	if (r.fast_widths)
+		return -EBUSY;
 	fast = fitting(r.want_fast, r.len);
 	if (!fast)
 		return -EINVAL;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -280,24 +281,65 @@ static bool is_loaded(const char *root)
 	       !access(path, F_OK);
 }
 
-int mmiotrap_load(const struct mmiotrap_opts *opts)
+/* Any pin load makes, of a whole instance or of half of one. */
+static bool has_pins(const char *root)
 {
-	const char *root = pin_root_of(opts);
+	char path[PATH_MAX];
+	int mode, i;
+
+	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
+		for (i = 0; i < MODE_MAX_PROGS && mode_progs[mode][i]; i++)
+			if (!pin_path(path, sizeof(path), root, "links", mode_progs[mode][i]) &&
+			    !access(path, F_OK))
+				return true;
+	for (i = 0; i < NR_MAPS; i++)
+		if (!pin_path(path, sizeof(path), root, "maps", trap_map_names[i]) &&
+		    !access(path, F_OK))
+			return true;
+	return false;
+}
+
+/*
+ * Two loads or unloads of one pin root at once would undo each other's
+ * pins: they take turns, with a lock on the pin root's parent directory.
+ */
+static int lock_parent(const char *root)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	int fd;
+
+	if (strlen(root) >= sizeof(parent))
+		return -ENAMETOOLONG;
+	strcpy(parent, root);
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return -ENOTDIR;
+	*(slash == parent ? slash + 1 : slash) = '\0';
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static int load_locked(const char *root, enum mmiotrap_attach_mode attach)
+{
 	struct trap_bpf *skel;
 	bool made_root;
 	int err;
 
-	if (!OPTS_VALID(opts, struct mmiotrap_opts) ||
-	    (unsigned int)OPTS_GET(opts, attach, 0) >= MMIOTRAP_ATTACH_MAX)
-		return -EINVAL;
-	err = mmiotrap_prepare_bpffs(root);
-	if (err)
-		return err;
 	if (is_loaded(root))
 		return -EEXIST;
+	/* Half an instance is a crash's: unload removes it, load does not guess. */
+	if (has_pins(root))
+		return -EUCLEAN;
 	err = tracefs_prepare();
 	if (!err)
-		err = load_and_attach(&skel, OPTS_GET(opts, attach, MMIOTRAP_ATTACH_NONE));
+		err = load_and_attach(&skel, attach);
 	if (err)
 		return err;
 	made_root = access(root, F_OK) != 0;
@@ -316,14 +358,42 @@ int mmiotrap_load(const struct mmiotrap_opts *opts)
 	return err;
 }
 
+int mmiotrap_load(const struct mmiotrap_opts *opts)
+{
+	const char *root = pin_root_of(opts);
+	int lock, err;
+
+	if (!OPTS_VALID(opts, struct mmiotrap_opts) ||
+	    (unsigned int)OPTS_GET(opts, attach, 0) >= MMIOTRAP_ATTACH_MAX)
+		return -EINVAL;
+	err = mmiotrap_prepare_bpffs(root);
+	if (err)
+		return err;
+	lock = lock_parent(root);
+	if (lock < 0)
+		return lock;
+	err = load_locked(root, OPTS_GET(opts, attach, MMIOTRAP_ATTACH_NONE));
+	close(lock);
+	return err;
+}
+
 int mmiotrap_unload(const struct mmiotrap_opts *opts)
 {
 	const char *root = pin_root_of(opts);
+	int lock, err;
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
+	lock = lock_parent(root);
+	if (lock == -ENOENT)
+		return -ENOENT;
+	if (lock < 0)
+		return lock;
 	/* Whatever is left of an instance, even half of one, goes. */
 	if (!unpin_all(root))
-		return -ENOENT;
-	return rmdir(root) ? -errno : 0;
+		err = -ENOENT;
+	else
+		err = rmdir(root) ? -errno : 0;
+	close(lock);
+	return err;
 }

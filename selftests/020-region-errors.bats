@@ -140,5 +140,5 @@ rejects() {
 	assert_output "$(printf '1: name db0  vm %s  mmio 0xd0000000 len 0x1000  widths 1,2,4,8\n2: name io0  vm %s  pio 0x510 len 0x4  widths 1,2,4,8' "$vm" "$vm")"
 	run "$MT" -j region list
 	assert_equal "$(jq -c '.[0]' <<<"$output")" \
-		"{\"id\":1,\"name\":\"db0\",\"vm\":$vm,\"bus\":\"mmio\",\"addr\":3489660928,\"len\":4096,\"widths\":[1,2,4,8],\"fast_widths\":[],\"want_fast\":[],\"decoder\":\"raw\",\"action\":\"ring\",\"stale\":false}"
+		"{\"id\":1,\"name\":\"db0\",\"vm\":$vm,\"bus\":\"mmio\",\"addr\":3489660928,\"len\":4096,\"widths\":[1,2,4,8],\"fast_widths\":[],\"want_fast\":[],\"decoder\":\"raw\",\"action\":\"ring\",\"policy\":false,\"stale\":false}"
 }

@@ -100,3 +100,18 @@ decoded() {
 	run "$MT" -j region list
 	assert_output "[]"
 }
+
+@test "options of another decoder, and numbers that are not, are refused" {
+	run "$MT" region add --vm $$ --mmio 0xfebf1000 --len 8 --decoder virtio-pci \
+		--notify-base 0xfebf1000 --queues 2 --bar0 0x1000
+	assert_output "mmiotrap: --bar0 is no option of --decoder virtio-pci"
+	run "$MT" region add --vm $$ --mmio 0xfebf1000 --len 8 --field a:1:0
+	assert_output "mmiotrap: --field is no option of --decoder raw"
+	run "$MT" region add --vm $$ --pio 0x600 --len 4 --decoder bitfield --field a:010:0x10
+	assert_success
+	assert_output --partial "bitfield a:0xa:16"
+	run "$MT" region add --vm $$ --pio 0x700 --len 4 --decoder bitfield --field a:-1:0
+	assert_output "mmiotrap: bad --field 'a:-1:0': want NAME:MASK:SHIFT, MASK not 0"
+	run "$MT" region add --vm $$ --pio 0x700 --len 4 --decoder bitfield --field 7a:1:0
+	assert_output "mmiotrap: bad --field '7a:1:0': NAME is a letter, then letters, digits, '_', '.', '-'"
+}
