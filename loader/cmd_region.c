@@ -34,8 +34,6 @@ static void widths_text(__u8 widths, char *buf, size_t size)
 			n += snprintf(buf + n, size - n, "%s%d", n ? "," : "", w);
 }
 
-static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_region *r);
-
 /* A decoder's parameters, as JSON and as text; NULL and "" for raw. */
 static json_t *params_json(const struct mmiotrap_region *r, char *text, size_t size)
 {
@@ -84,17 +82,6 @@ static json_t *params_json(const struct mmiotrap_region *r, char *text, size_t s
 	}
 }
 
-static json_t *region_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
-{
-	char text[160];
-	json_t *obj, *params = params_json(r, text, sizeof(text));
-
-	obj = region_fields_json(mt, r);
-	if (params)
-		json_object_set_new(obj, "params", params);
-	return obj;
-}
-
 static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
 	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:b, s:b}",
@@ -107,6 +94,17 @@ static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_reg
 			 "action", r->action & MMIOTRAP_ACTION_RING ? "ring" : "count",
 			 "policy", !!(r->flags & MMIOTRAP_REGION_POLICY),
 			 "stale", mmiotrap_region_stale(mt, r));
+}
+
+static json_t *region_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
+{
+	char text[160];
+	json_t *obj, *params = params_json(r, text, sizeof(text));
+
+	obj = region_fields_json(mt, r);
+	if (params)
+		json_object_set_new(obj, "params", params);
+	return obj;
 }
 
 static void print_region(struct mmiotrap *mt, const struct mmiotrap_region *r)
