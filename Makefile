@@ -25,20 +25,21 @@ DEBS := make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-d
 	zlib1g-dev pkg-config libjansson-dev libyaml-dev bats bats-assert bats-support bats-file \
 	jq python3 util-linux procps strace qemu-system-x86
 
+# CFLAGS and LDFLAGS are the user's (make CFLAGS=... replaces them); what
+# the build needs is in ALL_CFLAGS, which a command line cannot drop.
 CFLAGS		?= -O2 -g
-CFLAGS		+= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT)
-BPF_CFLAGS	:= -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(OUTPUT)
-LDLIBS		:= -lbpf -lelf -lz
-CLI_LDLIBS	:= $(LDLIBS) -ljansson -lyaml
+LDFLAGS		?=
+ALL_CFLAGS	:= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT) -MMD -MP $(CFLAGS)
+BPF_CFLAGS	:= -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(OUTPUT) -MMD -MP
+LIB_LDLIBS	:= -lbpf -lelf -lz -lyaml -lpthread
+CLI_LDLIBS	:= $(LIB_LDLIBS) -ljansson
 
-LIB_SRCS	:= $(addprefix loader/,trap.c instance.c pinroot.c proc.c region.c \
-			counters.c events.c fastpath.c)
-CLI_SRCS	:= $(addprefix loader/,main.c cli.c cmd_trap.c cmd_region.c \
-			cmd_events.c cmd_stats.c cmd_policy.c policy.c)
+LIB_SRCS	:= $(wildcard lib/*.c)
+CLI_SRCS	:= $(wildcard cli/*.c)
 VMM_SRCS	:= $(addprefix tools/,testvmm.c kvm_vm.c script.c emulator.c)
 
-LIB_OBJS	:= $(patsubst loader/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
-CLI_OBJS	:= $(patsubst loader/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
+LIB_OBJS	:= $(patsubst lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
+CLI_OBJS	:= $(patsubst cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
 VMM_OBJS	:= $(patsubst tools/%.c,$(OUTPUT)/tools/%.o,$(VMM_SRCS)) \
 		   $(OUTPUT)/tools/doorbell_guest.o
 
@@ -66,7 +67,7 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/mmiotrap_abi.h include/mmiotrap_decode.h $(OUTPUT)/vmlinux.h
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -74,46 +75,47 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(OUTPUT)/lib/trap.o: $(OUTPUT)/trap.skel.h
+# Header dependencies come from the compiler (-MMD -MP); generated headers
+# are named, since they must exist before the first compile finds them.
+$(LIB_OBJS): $(OUTPUT)/trap.skel.h
 
-$(OUTPUT)/lib/%.o: loader/%.c loader/internal.h include/mmiotrap.h include/mmiotrap_abi.h | $(OUTPUT)/lib
+$(OUTPUT)/lib/%.o: lib/%.c | $(OUTPUT)/lib
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
 
-$(OUTPUT)/cli/%.o: loader/%.c loader/cli.h $(wildcard loader/policy.h) include/mmiotrap.h include/mmiotrap_abi.h | $(OUTPUT)/cli
+$(OUTPUT)/cli/%.o: cli/%.c | $(OUTPUT)/cli
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/tools/%.o: tools/%.c $(wildcard tools/*.h) include/mmiotrap.h | $(OUTPUT)/tools
+$(OUTPUT)/tools/%.o: tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itools -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itools -c $< -o $@
 
 $(OUTPUT)/tools/%.o: tools/%.S | $(OUTPUT)/tools
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c $< -o $@
 
 # The decoders' unit test runs their userspace and their BPF build.
-$(OUTPUT)/decode-test: selftests/decode/decode_test.c $(OUTPUT)/decode_test.skel.h \
-		bpf/decode_test.h include/mmiotrap_decode.h include/mmiotrap_abi.h
+$(OUTPUT)/decode-test: selftests/decode/decode_test.c $(OUTPUT)/decode_test.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Ibpf -o $@ $< $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf $(LDFLAGS) -o $@ $< $(LIB_LDLIBS)
 
 $(OUTPUT)/libmmiotrap.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(OUTPUT)/$(SONAME): $(LIB_OBJS) loader/libmmiotrap.map
+$(OUTPUT)/$(SONAME): $(LIB_OBJS) lib/libmmiotrap.map
 	$(call msg,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=loader/libmmiotrap.map \
-		-o $@ $(LIB_OBJS) $(LDLIBS)
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libmmiotrap.map \
+		$(LDFLAGS) -o $@ $(LIB_OBJS) $(LIB_LDLIBS)
 
 $(OUTPUT)/mmiotrap: $(CLI_OBJS) $(OUTPUT)/libmmiotrap.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) -o $@ $^ $(CLI_LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LDLIBS)
 
 $(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS) $(OUTPUT)/libmmiotrap.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) -o $@ $^ $(LDLIBS) -lpthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
 # Installs only what is missing; as root, as make demo and make check run.
 deps:
@@ -149,8 +151,10 @@ install: all
 	$(Q)install -m 0644 include/mmiotrap.h include/mmiotrap_abi.h include/mmiotrap_decode.h $(DESTDIR)$(INCLUDEDIR)/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		loader/libmmiotrap.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libmmiotrap.pc
+		lib/libmmiotrap.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libmmiotrap.pc
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d)

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include "cli.h"
-#include "policy.h"
+#include "../lib/policy.h"
 
 /* What apply does with a region of the file. */
 enum change { KEEP, ADD, CHANGE };
