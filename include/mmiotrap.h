@@ -11,8 +11,10 @@
 #ifndef MMIOTRAP_H
 #define MMIOTRAP_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include "mmiotrap_abi.h"
 #include "mmiotrap_decode.h"
 
@@ -21,6 +23,36 @@ extern "C" {
 #endif
 
 #define MMIOTRAP_PIN_ROOT_DEFAULT	"/sys/fs/bpf/mmiotrap"
+
+/*
+ * Options structs begin with their size. Declare them with MMIOTRAP_OPTS,
+ * as LIBBPF_OPTS does: every other field starts at zero, which is the
+ * default. A library older than the header accepts a larger struct as long
+ * as the fields it does not know are zero.
+ */
+#define MMIOTRAP_OPTS(TYPE, NAME, ...)					\
+	struct TYPE NAME = ({						\
+		memset(&NAME, 0, sizeof(struct TYPE));			\
+		(struct TYPE) {						\
+			.sz = sizeof(struct TYPE),			\
+			__VA_ARGS__					\
+		};							\
+	})
+
+enum mmiotrap_print_level {
+	MMIOTRAP_WARN,
+	MMIOTRAP_INFO,
+	MMIOTRAP_DEBUG,
+};
+
+typedef int (*mmiotrap_print_fn_t)(enum mmiotrap_print_level level, const char *fmt, va_list ap);
+
+/*
+ * Where the library says why a call failed, one line a message ending in
+ * a newline: to stderr by default (warnings only), nowhere with NULL.
+ * Process-wide, like libbpf_set_print(); returns the previous callback.
+ */
+mmiotrap_print_fn_t mmiotrap_set_print(mmiotrap_print_fn_t fn);
 
 struct mmiotrap;
 struct mmiotrap_sub;

@@ -35,11 +35,24 @@ struct mmiotrap {
 	enum mmiotrap_attach_mode mode;
 };
 
-#define OPTS_VALID(opts, type) \
-	(!(opts) || ((opts)->sz >= offsetofend(type, sz) && (opts)->sz <= sizeof(type)))
+#define offsetofend(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+
+/*
+ * An opts struct is valid when it is NULL or its size covers sz, and any
+ * tail this library does not know (a newer header's fields) is zero.
+ */
+bool opts_valid(const void *opts, size_t known, const char *type);
+#define OPTS_VALID(opts, type) opts_valid(opts, sizeof(type), #type)
+/* Every option is read through this: a field beyond sz is its fallback. */
 #define OPTS_GET(opts, field, fallback) \
 	((opts) && (opts)->sz >= offsetofend(typeof(*(opts)), field) ? (opts)->field : (fallback))
-#define offsetofend(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+
+/* print.c */
+void mmiotrap_print(enum mmiotrap_print_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define pr_warn(fmt, ...)	mmiotrap_print(MMIOTRAP_WARN, fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...)	mmiotrap_print(MMIOTRAP_INFO, fmt, ##__VA_ARGS__)
+#define pr_debug(fmt, ...)	mmiotrap_print(MMIOTRAP_DEBUG, fmt, ##__VA_ARGS__)
 
 /* pinroot.c */
 const char *pin_root_of(const struct mmiotrap_opts *opts);
