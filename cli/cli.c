@@ -78,6 +78,9 @@ int cli_open(const struct cli *cli, struct mmiotrap **mt)
 
 	if (err == -ENOENT)
 		return cli_error(cli, "not loaded at %s (run 'mmiotrap load')", root);
+	if (err == -EUCLEAN)
+		return cli_error(cli, "half an instance is pinned at %s (a crash's?): run 'mmiotrap unload' first",
+				 root);
 	if (err == -EPROTO)
 		return cli_error(cli, "%s was loaded by an incompatible mmiotrap", root);
 	if (err)

@@ -55,6 +55,8 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Every error is one line of ours, in the output mode. */
+	mmiotrap_set_print(NULL);
 	cli.argc = argc - optind;
 	cli.argv = argv + optind;
 	return cli_dispatch(&cli, objects, "");

@@ -25,36 +25,59 @@ static const __u32 map_value_size[NR_MAPS] = {
 	[MAP_EVENTS]	 = 0,
 };
 
-static int open_map(struct mmiotrap *mt, enum trap_map m)
+static int open_map(struct mmiotrap *mt, const struct pin *p)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	int fd, err;
 
-	err = pin_path(path, sizeof(path), mt->root, "maps", trap_map_names[m]);
+	err = pin_path(path, sizeof(path), mt->root, p);
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	mt->map_fd[m] = fd;
+	mt->map_fd[p->index] = fd;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
-	return info.value_size == map_value_size[m] ? 0 : -EPROTO;
+	if (info.value_size != map_value_size[p->index]) {
+		pr_warn("%s was pinned by an incompatible mmiotrap\n", path);
+		return -EPROTO;
+	}
+	return 0;
 }
 
-/* The attach mode is whichever mode's links are pinned. */
-static enum mmiotrap_attach_mode pinned_mode(const char *root)
+/* A whole instance, or why not; loads and unloads wait. */
+static int open_maps(struct mmiotrap *mt)
 {
-	char path[PATH_MAX];
-	int mode;
+	const struct pin *p;
+	int lock, err = 0;
 
-	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
-		if (!pin_path(path, sizeof(path), root, "links", mode_progs[mode][0]) &&
-		    !access(path, F_OK))
-			return mode;
-	return MMIOTRAP_ATTACH_NONE;
+	lock = pins_lock(mt->root, LOCK_SH);
+	if (lock < 0)
+		return lock;
+	switch (pins_state(mt->root, &mt->mode)) {
+	case INSTANCE_NONE:
+		err = -ENOENT;
+		break;
+	case INSTANCE_HALF:
+		pr_warn("half an instance is pinned at %s (a crash's?): unload removes it\n",
+			mt->root);
+		err = -EUCLEAN;
+		break;
+	case INSTANCE_WHOLE:
+		for_each_pin(p) {
+			if (p->kind != PIN_MAP)
+				continue;
+			err = open_map(mt, p);
+			if (err)
+				break;
+		}
+		break;
+	}
+	close(lock);
+	return err;
 }
 
 int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
@@ -77,18 +100,17 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 	for (i = 0; i < NR_MAPS; i++)
 		mt->map_fd[i] = -1;
 
-	err = pin_path(path, sizeof(path), root, "maps", NULL);
+	err = open_maps(mt);
+	if (err)
+		goto cleanup;
+	/* Region changes lock the maps directory: an unload removes it only after them. */
+	err = pin_dir(path, sizeof(path), root, PIN_MAP);
 	if (err)
 		goto cleanup;
 	mt->maps_dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mt->maps_dir_fd < 0) {
-		err = errno == ENOENT ? -ENOENT : -errno;
+		err = -errno;
 		goto cleanup;
-	}
-	for (i = 0; i < NR_MAPS; i++) {
-		err = open_map(mt, i);
-		if (err)
-			goto cleanup;
 	}
 	mt->ncpus = libbpf_num_possible_cpus();
 	if (mt->ncpus < 0) {
@@ -101,7 +123,6 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 		err = -errno;
 		goto cleanup;
 	}
-	mt->mode = pinned_mode(root);
 	*mtp = mt;
 	return 0;
 

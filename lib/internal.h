@@ -7,23 +7,7 @@
 #include <pthread.h>
 #include "mmiotrap.h"
 
-/* The maps of bpf/trap.bpf.c, pinned as <pin root>/maps/<name>. */
-enum trap_map {
-	MAP_REGIONS,
-	MAP_VMS,
-	MAP_ADDR_INDEX,
-	MAP_SLOTS,
-	MAP_COUNTERS,
-	MAP_TOTALS,
-	MAP_EVENTS,
-	NR_MAPS,
-};
-
-extern const char *const trap_map_names[NR_MAPS];
-
-/* The programs of each attach mode, pinned as <pin root>/links/<name>. */
-#define MODE_MAX_PROGS	3
-extern const char *const mode_progs[MMIOTRAP_ATTACH_MAX][MODE_MAX_PROGS];
+#include "pins.h"
 
 struct mmiotrap {
 	char root[PATH_MAX];
@@ -54,10 +38,10 @@ void mmiotrap_print(enum mmiotrap_print_level level, const char *fmt, ...)
 #define pr_info(fmt, ...)	mmiotrap_print(MMIOTRAP_INFO, fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...)	mmiotrap_print(MMIOTRAP_DEBUG, fmt, ##__VA_ARGS__)
 
-/* pinroot.c */
+/* pins.c */
 const char *pin_root_of(const struct mmiotrap_opts *opts);
-int pin_path(char *buf, size_t size, const char *root, const char *dir, const char *name);
 int tracefs_prepare(void);
+bool fs_is(const char *path, long magic);
 
 /* instance.c: the region table is changed by one thread of one process at a time. */
 int regions_lock(struct mmiotrap *mt);

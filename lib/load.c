@@ -15,22 +15,21 @@
 #include "internal.h"
 #include "trap.skel.h"
 
-const char *const trap_map_names[NR_MAPS] = {
-	[MAP_REGIONS]	 = "regions",
-	[MAP_VMS]	 = "vms",
-	[MAP_ADDR_INDEX] = "addr_index",
-	[MAP_SLOTS]	 = "slots",
-	[MAP_COUNTERS]	 = "counters",
-	[MAP_TOTALS]	 = "totals",
-	[MAP_EVENTS]	 = "events",
-};
+/* The skeleton's typed members, in the order of the pin list. */
+#define MAP_MEMBER(id, map)	[id] = offsetof(struct trap_bpf, maps.map),
+#define PROG_MEMBER(m, prog)	offsetof(struct trap_bpf, progs.prog),
+#define LINK_MEMBER(m, prog)	offsetof(struct trap_bpf, links.prog),
 
-/* In order of preference: fentry sees every bus write with one program. */
-const char *const mode_progs[MMIOTRAP_ATTACH_MAX][MODE_MAX_PROGS] = {
-	[MMIOTRAP_ATTACH_FENTRY] = { "fentry_io_bus_write", "tp_btf_exit" },
-	[MMIOTRAP_ATTACH_TP_BTF] = { "tp_btf_mmio", "tp_btf_pio", "tp_btf_exit" },
-	[MMIOTRAP_ATTACH_RAW_TP] = { "raw_tp_mmio", "raw_tp_pio", "raw_tp_exit" },
-};
+static const size_t map_member[NR_MAPS] = { TRAP_MAPS(MAP_MEMBER) };
+static const size_t prog_member[] = { TRAP_LINKS(PROG_MEMBER) };
+static const size_t link_member[] = { TRAP_LINKS(LINK_MEMBER) };
+
+static void *member(struct trap_bpf *skel, const size_t *offs, const struct pin *p)
+{
+	int i = p->kind == PIN_MAP ? p->index : (int)(p - trap_pins) - NR_MAPS;
+
+	return *(void **)((char *)skel + offs[i]);
+}
 
 const char *mmiotrap_attach_mode_str(enum mmiotrap_attach_mode mode)
 {
@@ -42,16 +41,6 @@ const char *mmiotrap_attach_mode_str(enum mmiotrap_attach_mode mode)
 	};
 
 	return mode < MMIOTRAP_ATTACH_MAX ? names[mode] : "unknown";
-}
-
-static bool mode_has_prog(enum mmiotrap_attach_mode mode, const char *name)
-{
-	int i;
-
-	for (i = 0; i < MODE_MAX_PROGS && mode_progs[mode][i]; i++)
-		if (!strcmp(mode_progs[mode][i], name))
-			return true;
-	return false;
 }
 
 /* The function prototype behind btf_trace_<tp>, from vmlinux or the kvm module. */
@@ -116,8 +105,9 @@ int mmiotrap_probe_tracepoints(struct mmiotrap_tracepoints *tp)
 
 static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
 {
-	struct mmiotrap_tracepoints tp = { .sz = sizeof(tp) };
+	MMIOTRAP_OPTS(mmiotrap_tracepoints, tp);
 	struct bpf_program *prog;
+	const struct pin *p;
 	struct trap_bpf *skel;
 	long tick;
 	int err;
@@ -135,7 +125,10 @@ static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
 	skel->rodata->pio_has_data = tp.pio_has_data;
 	skel->rodata->ns_per_tick = 1000000000 / (tick > 0 ? tick : 100);
 	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, mode_has_prog(mode, bpf_program__name(prog)));
+		bpf_program__set_autoload(prog, false);
+	for_each_pin(p)
+		if (p->kind == PIN_LINK && p->mode == mode)
+			bpf_program__set_autoload(member(skel, prog_member, p), true);
 	err = trap_bpf__load(skel);
 	if (err) {
 		trap_bpf__destroy(skel);
@@ -176,180 +169,86 @@ int mmiotrap_probe_attach(enum mmiotrap_attach_mode mode)
 	return err;
 }
 
-/* Remove every pin load makes, and only those; returns how many there were. */
-static int unpin_all(const char *root)
+/* Maps, then links: an instance is whole once its last link is pinned. */
+static int pin_all(struct trap_bpf *skel, const char *root, enum mmiotrap_attach_mode mode)
 {
 	char path[PATH_MAX];
-	int mode, i, n = 0;
-
-	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
-		for (i = 0; i < MODE_MAX_PROGS && mode_progs[mode][i]; i++)
-			if (!pin_path(path, sizeof(path), root, "links", mode_progs[mode][i]))
-				n += !unlink(path);
-	for (i = 0; i < NR_MAPS; i++)
-		if (!pin_path(path, sizeof(path), root, "maps", trap_map_names[i]))
-			n += !unlink(path);
-	if (!pin_path(path, sizeof(path), root, "links", NULL))
-		rmdir(path);
-	if (!pin_path(path, sizeof(path), root, "maps", NULL))
-		rmdir(path);
-	return n;
-}
-
-/* The directories may be there already, left with foreign files in them. */
-static int make_dirs(const char *root)
-{
-	static const char *const dirs[] = { "maps", "links" };
-	char path[PATH_MAX];
-	size_t i;
+	const struct pin *p;
 	int err;
 
-	if (mkdir(root, 0700) && errno != EEXIST)
-		return -errno;
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		err = pin_path(path, sizeof(path), root, dirs[i], NULL);
-		if (err)
-			return err;
-		if (mkdir(path, 0700) && errno != EEXIST)
-			return -errno;
-	}
-	return 0;
-}
-
-static int pin_maps(struct trap_bpf *skel, const char *root)
-{
-	char path[PATH_MAX];
-	struct bpf_map *map;
-	int err;
-
-	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map))
+	for_each_pin(p) {
+		if (p->kind == PIN_LINK && p->mode != mode)
 			continue;
-		err = pin_path(path, sizeof(path), root, "maps", bpf_map__name(map));
-		if (!err)
-			err = bpf_map__pin(map, path);
+		err = pin_path(path, sizeof(path), root, p);
 		if (err)
 			return err;
-	}
-	return 0;
-}
-
-static int pin_links(struct trap_bpf *skel, const char *root)
-{
-	const struct bpf_object_skeleton *s = skel->skeleton;
-	char path[PATH_MAX];
-	struct bpf_link *link;
-	int i, err;
-
-	for (i = 0; i < s->prog_cnt; i++) {
-		link = *s->progs[i].link;
-		if (!link)
-			continue;
-		err = pin_path(path, sizeof(path), root, "links", s->progs[i].name);
-		if (!err)
-			err = bpf_link__pin(link, path);
-		if (err)
+		if (p->kind == PIN_MAP)
+			err = bpf_map__pin(member(skel, map_member, p), path);
+		else
+			err = bpf_link__pin(member(skel, link_member, p), path);
+		if (err) {
+			pr_warn("cannot pin %s: %s\n", path, strerror(-err));
 			return err;
+		}
 	}
 	return 0;
 }
 
 /* The first mode that loads and attaches; a mode may load, yet not attach. */
-static int load_and_attach(struct trap_bpf **skelp, enum mmiotrap_attach_mode only)
+static int load_and_attach(struct trap_bpf **skelp, enum mmiotrap_attach_mode *mode)
 {
-	int mode, err = -ENOTSUP;
+	enum mmiotrap_attach_mode only = *mode;
+	int m, err = -ENOTSUP;
 
-	for (mode = MMIOTRAP_ATTACH_NONE + 1; mode < MMIOTRAP_ATTACH_MAX; mode++) {
-		if (only && mode != (int)only)
+	for (m = MMIOTRAP_ATTACH_NONE + 1; m < MMIOTRAP_ATTACH_MAX; m++) {
+		if (only && m != (int)only)
 			continue;
-		err = open_quietly(skelp, mode);
-		if (err)
+		err = open_quietly(skelp, m);
+		if (err) {
+			pr_debug("attach mode %s does not load: %s\n",
+				 mmiotrap_attach_mode_str(m), strerror(-err));
 			continue;
+		}
 		err = trap_bpf__attach(*skelp);
-		if (!err)
+		if (!err) {
+			*mode = m;
 			return 0;
+		}
+		pr_debug("attach mode %s loads, but does not attach: %s\n",
+			 mmiotrap_attach_mode_str(m), strerror(-err));
 		trap_bpf__destroy(*skelp);
 	}
 	return err;
 }
 
-static bool is_loaded(const char *root)
+static int load_locked(const char *root, enum mmiotrap_attach_mode mode)
 {
-	char path[PATH_MAX];
-
-	return !pin_path(path, sizeof(path), root, "maps", trap_map_names[MAP_REGIONS]) &&
-	       !access(path, F_OK);
-}
-
-/* Any pin load makes, of a whole instance or of half of one. */
-static bool has_pins(const char *root)
-{
-	char path[PATH_MAX];
-	int mode, i;
-
-	for (mode = 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
-		for (i = 0; i < MODE_MAX_PROGS && mode_progs[mode][i]; i++)
-			if (!pin_path(path, sizeof(path), root, "links", mode_progs[mode][i]) &&
-			    !access(path, F_OK))
-				return true;
-	for (i = 0; i < NR_MAPS; i++)
-		if (!pin_path(path, sizeof(path), root, "maps", trap_map_names[i]) &&
-		    !access(path, F_OK))
-			return true;
-	return false;
-}
-
-/*
- * Two loads or unloads of one pin root at once would undo each other's
- * pins: they take turns, with a lock on the pin root's parent directory.
- */
-static int lock_parent(const char *root)
-{
-	char parent[PATH_MAX];
-	char *slash;
-	int fd;
-
-	if (strlen(root) >= sizeof(parent))
-		return -ENAMETOOLONG;
-	strcpy(parent, root);
-	slash = strrchr(parent, '/');
-	if (!slash)
-		return -ENOTDIR;
-	*(slash == parent ? slash + 1 : slash) = '\0';
-	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX)) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
-}
-
-static int load_locked(const char *root, enum mmiotrap_attach_mode attach)
-{
+	enum mmiotrap_attach_mode pinned;
 	struct trap_bpf *skel;
 	bool made_root;
 	int err;
 
-	if (is_loaded(root))
+	switch (pins_state(root, &pinned)) {
+	case INSTANCE_WHOLE:
 		return -EEXIST;
-	/* Half an instance is a crash's: unload removes it, load does not guess. */
-	if (has_pins(root))
+	case INSTANCE_HALF:
+		/* A crash's: unload removes it, load does not guess. */
+		pr_warn("half an instance is pinned at %s: unload it first\n", root);
 		return -EUCLEAN;
+	case INSTANCE_NONE:
+		break;
+	}
 	err = tracefs_prepare();
 	if (!err)
-		err = load_and_attach(&skel, attach);
+		err = load_and_attach(&skel, &mode);
 	if (err)
 		return err;
 	made_root = access(root, F_OK) != 0;
-	err = make_dirs(root);
+	err = pins_make_dirs(root);
 	if (!err)
-		err = pin_maps(skel, root);
-	if (!err)
-		err = pin_links(skel, root);
+		err = pin_all(skel, root, mode);
 	if (err) {
-		unpin_all(root);
+		pins_remove(root);
 		if (made_root)
 			rmdir(root);
 	}
@@ -361,18 +260,22 @@ static int load_locked(const char *root, enum mmiotrap_attach_mode attach)
 int mmiotrap_load(const struct mmiotrap_opts *opts)
 {
 	const char *root = pin_root_of(opts);
+	enum mmiotrap_attach_mode mode = OPTS_GET(opts, attach, MMIOTRAP_ATTACH_NONE);
 	int lock, err;
 
-	if (!OPTS_VALID(opts, struct mmiotrap_opts) ||
-	    (unsigned int)OPTS_GET(opts, attach, 0) >= MMIOTRAP_ATTACH_MAX)
+	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
+	if ((unsigned int)mode >= MMIOTRAP_ATTACH_MAX) {
+		pr_warn("no attach mode %d\n", mode);
+		return -EINVAL;
+	}
 	err = mmiotrap_prepare_bpffs(root);
 	if (err)
 		return err;
-	lock = lock_parent(root);
+	lock = pins_lock(root, LOCK_EX);
 	if (lock < 0)
 		return lock;
-	err = load_locked(root, OPTS_GET(opts, attach, MMIOTRAP_ATTACH_NONE));
+	err = load_locked(root, mode);
 	close(lock);
 	return err;
 }
@@ -384,13 +287,11 @@ int mmiotrap_unload(const struct mmiotrap_opts *opts)
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
-	lock = lock_parent(root);
-	if (lock == -ENOENT)
-		return -ENOENT;
+	lock = pins_lock(root, LOCK_EX);
 	if (lock < 0)
 		return lock;
 	/* Whatever is left of an instance, even half of one, goes. */
-	if (!unpin_all(root))
+	if (!pins_remove(root))
 		err = -ENOENT;
 	else
 		err = rmdir(root) ? -errno : 0;

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Where an instance lives: its pin root on bpffs, and the mounts it needs. */
+/*
+ * Where an instance lives: its pin root on bpffs, the pins in it, and the
+ * mounts it needs. Every question about the pins (is it loaded, is half of
+ * it there, which attach mode) is answered from the one list in pins.h.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -12,6 +19,20 @@
 #define BPFFS_MOUNT	"/sys/fs/bpf"
 #define TRACEFS_MOUNT	"/sys/kernel/tracing"
 
+#define MAP_PIN(id, map)	{ .kind = PIN_MAP, .index = id, .name = #map },
+#define LINK_PIN(m, prog)	{ .kind = PIN_LINK, .mode = m, .name = #prog },
+
+const struct pin trap_pins[] = {
+	TRAP_MAPS(MAP_PIN)
+	TRAP_LINKS(LINK_PIN)
+};
+const int nr_trap_pins = sizeof(trap_pins) / sizeof(trap_pins[0]);
+
+static const char *const pin_dirs[] = {
+	[PIN_MAP]  = "maps",
+	[PIN_LINK] = "links",
+};
+
 const char *pin_root_of(const struct mmiotrap_opts *opts)
 {
 	const char *root = OPTS_GET(opts, pin_root, NULL);
@@ -19,18 +40,145 @@ const char *pin_root_of(const struct mmiotrap_opts *opts)
 	return root && *root ? root : MMIOTRAP_PIN_ROOT_DEFAULT;
 }
 
-int pin_path(char *buf, size_t size, const char *root, const char *dir, const char *name)
+static int path_of(char *buf, size_t size, const char *root, enum pin_kind kind, const char *name)
 {
 	int n;
 
 	if (name)
-		n = snprintf(buf, size, "%s/%s/%s", root, dir, name);
+		n = snprintf(buf, size, "%s/%s/%s", root, pin_dirs[kind], name);
 	else
-		n = snprintf(buf, size, "%s/%s", root, dir);
+		n = snprintf(buf, size, "%s/%s", root, pin_dirs[kind]);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static bool fs_is(const char *path, long magic)
+int pin_path(char *buf, size_t size, const char *root, const struct pin *p)
+{
+	return path_of(buf, size, root, p->kind, p->name);
+}
+
+int pin_dir(char *buf, size_t size, const char *root, enum pin_kind kind)
+{
+	return path_of(buf, size, root, kind, NULL);
+}
+
+static bool pinned(const char *root, const struct pin *p)
+{
+	char path[PATH_MAX];
+
+	return !pin_path(path, sizeof(path), root, p) && !access(path, F_OK);
+}
+
+/* Links of several modes share a program (the exit counter): one file. */
+static bool first_of_name(const struct pin *p)
+{
+	const struct pin *q;
+
+	for_each_pin(q) {
+		if (q == p)
+			return true;
+		if (q->kind == p->kind && !strcmp(q->name, p->name))
+			return false;
+	}
+	return true;
+}
+
+enum instance_state pins_state(const char *root, enum mmiotrap_attach_mode *mode)
+{
+	int maps = 0, links = 0, of_mode[MMIOTRAP_ATTACH_MAX] = {}, in_mode[MMIOTRAP_ATTACH_MAX] = {};
+	const struct pin *p;
+	int m;
+
+	*mode = MMIOTRAP_ATTACH_NONE;
+	for_each_pin(p) {
+		bool there = pinned(root, p);
+
+		if (p->kind == PIN_MAP) {
+			maps += there;
+			continue;
+		}
+		in_mode[p->mode]++;
+		of_mode[p->mode] += there;
+		links += there && first_of_name(p);
+	}
+	if (!maps && !links)
+		return INSTANCE_NONE;
+	for (m = MMIOTRAP_ATTACH_NONE + 1; m < MMIOTRAP_ATTACH_MAX; m++) {
+		if (maps == NR_MAPS && of_mode[m] == in_mode[m] && links == in_mode[m]) {
+			*mode = m;
+			return INSTANCE_WHOLE;
+		}
+	}
+	return INSTANCE_HALF;
+}
+
+int pins_remove(const char *root)
+{
+	char path[PATH_MAX];
+	const struct pin *p;
+	int n = 0;
+
+	for_each_pin(p)
+		if (!pin_path(path, sizeof(path), root, p))
+			n += !unlink(path);
+	if (!path_of(path, sizeof(path), root, PIN_LINK, NULL))
+		rmdir(path);
+	if (!path_of(path, sizeof(path), root, PIN_MAP, NULL))
+		rmdir(path);
+	return n;
+}
+
+int pins_make_dirs(const char *root)
+{
+	char path[PATH_MAX];
+	int kind, err;
+
+	if (mkdir(root, 0700) && errno != EEXIST)
+		return -errno;
+	for (kind = PIN_MAP; kind <= PIN_LINK; kind++) {
+		err = path_of(path, sizeof(path), root, kind, NULL);
+		if (err)
+			return err;
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return -errno;
+	}
+	return 0;
+}
+
+/* The pin root's parent: the lock must outlive the pin root's removal. */
+static int parent_of(const char *root, char *parent, size_t size)
+{
+	char *slash;
+
+	if (strlen(root) >= size)
+		return -ENAMETOOLONG;
+	strcpy(parent, root);
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return -ENOTDIR;
+	*(slash == parent ? slash + 1 : slash) = '\0';
+	return 0;
+}
+
+int pins_lock(const char *root, int how)
+{
+	char parent[PATH_MAX];
+	int fd, err;
+
+	err = parent_of(root, parent, sizeof(parent));
+	if (err)
+		return err;
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, how)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+bool fs_is(const char *path, long magic)
 {
 	struct statfs st;
 
@@ -41,15 +189,11 @@ static bool fs_is(const char *path, long magic)
 static int parent_on_bpffs(const char *root)
 {
 	char parent[PATH_MAX];
-	char *slash;
+	int err;
 
-	if (strlen(root) >= sizeof(parent))
-		return -ENAMETOOLONG;
-	strcpy(parent, root);
-	slash = strrchr(parent, '/');
-	if (!slash || slash == parent)
-		return -ENOTDIR;
-	*slash = '\0';
+	err = parent_of(root, parent, sizeof(parent));
+	if (err)
+		return err;
 	return fs_is(parent, BPF_FS_MAGIC) ? 0 : -ENOTDIR;
 }
 
@@ -61,12 +205,20 @@ int mmiotrap_prepare_bpffs(const char *root)
 {
 	size_t n = strlen(BPFFS_MOUNT);
 
+	if (!root)
+		return -EINVAL;
 	if (!parent_on_bpffs(root))
 		return 0;
-	if (strncmp(root, BPFFS_MOUNT, n) || root[n] != '/' || fs_is(BPFFS_MOUNT, BPF_FS_MAGIC))
+	if (strncmp(root, BPFFS_MOUNT, n) || root[n] != '/' || fs_is(BPFFS_MOUNT, BPF_FS_MAGIC)) {
+		pr_warn("pin root %s is not on a bpf filesystem\n", root);
 		return -ENOTDIR;
-	if (mount("bpf", BPFFS_MOUNT, "bpf", 0, "mode=0700"))
-		return -errno;
+	}
+	if (mount("bpf", BPFFS_MOUNT, "bpf", 0, "mode=0700")) {
+		int err = -errno;
+
+		pr_warn("cannot mount bpffs at %s: %s\n", BPFFS_MOUNT, strerror(-err));
+		return err;
+	}
 	return parent_on_bpffs(root);
 }
 

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The pin layout of an instance, in one list: <pin root>/maps/<map> and
+ * <pin root>/links/<program>. pins.c names the files from it; load.c takes
+ * the same names as the skeleton's typed members, so a program renamed in
+ * bpf/trap.bpf.c breaks the build instead of the pin layout.
+ */
+#ifndef MMIOTRAP_PINS_H
+#define MMIOTRAP_PINS_H
+
+#define TRAP_MAPS(X)				\
+	X(MAP_REGIONS, regions)			\
+	X(MAP_VMS, vms)				\
+	X(MAP_ADDR_INDEX, addr_index)		\
+	X(MAP_SLOTS, slots)			\
+	X(MAP_COUNTERS, counters)		\
+	X(MAP_TOTALS, totals)			\
+	X(MAP_EVENTS, events)
+
+/* Each attach mode's programs, in order of preference of the modes. */
+#define TRAP_LINKS(X)						\
+	X(MMIOTRAP_ATTACH_FENTRY, fentry_io_bus_write)		\
+	X(MMIOTRAP_ATTACH_FENTRY, tp_btf_exit)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_mmio)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_pio)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_exit)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_mmio)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_pio)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_exit)
+
+#define TRAP_MAP_ENUM(id, name)	id,
+enum trap_map {
+	TRAP_MAPS(TRAP_MAP_ENUM)
+	NR_MAPS,
+};
+
+enum pin_kind {
+	PIN_MAP,
+	PIN_LINK,
+};
+
+struct pin {
+	enum pin_kind kind;
+	int index;		/* PIN_MAP: enum trap_map; PIN_LINK: its row in TRAP_LINKS */
+	enum mmiotrap_attach_mode mode;	/* PIN_LINK: the attach mode it serves */
+	const char *name;
+};
+
+extern const struct pin trap_pins[];
+extern const int nr_trap_pins;
+
+#define for_each_pin(p) for ((p) = trap_pins; (p) < trap_pins + nr_trap_pins; (p)++)
+
+/* What is pinned at a pin root. */
+enum instance_state {
+	INSTANCE_NONE,		/* no pin of ours */
+	INSTANCE_WHOLE,		/* every map and every link of one attach mode */
+	INSTANCE_HALF,		/* anything else: a crash's, unload removes it */
+};
+
+int pin_path(char *buf, size_t size, const char *root, const struct pin *p);
+int pin_dir(char *buf, size_t size, const char *root, enum pin_kind kind);
+enum instance_state pins_state(const char *root, enum mmiotrap_attach_mode *mode);
+/* Remove every pin of ours and the directories they leave empty; how many there were. */
+int pins_remove(const char *root);
+/* The directories pins go in; they may be there already. */
+int pins_make_dirs(const char *root);
+/* Take turns with loads and unloads of @root: an fd to close, or -errno. */
+int pins_lock(const char *root, int how);
+
+#endif /* MMIOTRAP_PINS_H */
