@@ -15,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 #include "mmiotrap_abi.h"
 #include "mmiotrap_decode.h"
+#include "mmiotrap_rules.h"
 
 #define KVM_TRACE_MMIO_WRITE	2
 #define KVM_PIO_OUT		1
@@ -109,30 +110,13 @@ struct doorbell {
 	__u8 bus;
 };
 
-static bool width_fits(const struct mmiotrap_region *r, const struct doorbell *d)
-{
-	__u32 w = d->width;
-
-	return w <= 8 && !(w & (w - 1)) && (r->widths & w) &&
-	       d->addr - r->addr + w <= r->len;
-}
-
-/* Completed by an ioeventfd: a fast width, at the start of a register. */
-static bool is_fast(const struct doorbell *d, const struct mmiotrap_region *r)
-{
-	__u8 f = r->fast_widths;
-	__u64 stride = f & 8 ? 8 : f & 4 ? 4 : f & 2 ? 2 : 1;
-
-	return (f & d->width) && !((d->addr - r->addr) & (stride - 1));
-}
-
 static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 		 struct mmiotrap_slot *slot, struct mmiotrap_counters *cnt, __u32 tgid)
 {
 	struct mmiotrap_event *e;
 	__u32 flags = d->flags;
 
-	if (is_fast(d, r)) {
+	if (mmiotrap_region_fast(r, d->addr, d->width)) {
 		flags |= MMIOTRAP_EVENT_FAST;
 		cnt->fast++;
 	}
@@ -198,7 +182,7 @@ static __noinline int trap_write(struct doorbell *d)
 			t->stale++;
 		return 0;
 	}
-	if (!width_fits(r, d)) {
+	if (!mmiotrap_region_takes(r, d->addr, d->width)) {
 		cnt->skipped++;
 		return 0;
 	}

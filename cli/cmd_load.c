@@ -1,15 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* mmiotrap load | unload | status | doctor */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/statfs.h>
-#include <linux/kvm.h>
-#include <linux/magic.h>
 #include "cli.h"
 
 static int no_args(struct cli *cli)
@@ -166,30 +160,9 @@ static void check(struct report *rep, const char *name, bool ok, const char *fmt
 		printf("%-16s %-8s %s\n", name, ok ? "ok" : "MISSING", detail);
 }
 
-static bool fs_is(const char *path, long magic)
-{
-	struct statfs st;
-
-	return !statfs(path, &st) && st.f_type == magic;
-}
-
-static void check_kvm(struct report *rep)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	int api;
-
-	if (fd < 0) {
-		check(rep, "kvm", false, "/dev/kvm: %s", strerror(errno));
-		return;
-	}
-	api = ioctl(fd, KVM_GET_API_VERSION, 0);
-	close(fd);
-	check(rep, "kvm", api == KVM_API_VERSION, "/dev/kvm, API version %d", api);
-}
-
 static void check_tracepoints(struct report *rep)
 {
-	struct mmiotrap_tracepoints tp = { .sz = sizeof(tp) };
+	MMIOTRAP_OPTS(mmiotrap_tracepoints, tp);
 	bool btf = !access("/sys/kernel/btf/vmlinux", R_OK);
 
 	check(rep, "btf", btf, "/sys/kernel/btf/vmlinux%s", btf ? "" : " missing");
@@ -199,33 +172,6 @@ static void check_tracepoints(struct report *rep)
 	      tp.mmio_val_is_ptr ? "value by pointer" : "value by value");
 	check(rep, "tp kvm_pio", tp.kvm_pio, "%s", !tp.kvm_pio ? "not in BTF" :
 	      tp.pio_has_data ? "with data" : "without data: events carry no value");
-}
-
-/* The lockdown level decides whether the trap may read the written value. */
-static void check_lockdown(struct report *rep)
-{
-	const char *path = "/sys/kernel/security/lockdown";
-	char buf[128] = "", *l, *r;
-	FILE *f;
-
-	if (!fs_is("/sys/kernel/security", SECURITYFS_MAGIC) && !geteuid())
-		mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL);
-	f = fopen(path, "re");
-	if (!f) {
-		check(rep, "lockdown", true, "none (%s: %s)", path, strerror(errno));
-		return;
-	}
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	l = strchr(buf, '[');
-	r = l ? strchr(l, ']') : NULL;
-	if (!l || !r) {
-		check(rep, "lockdown", false, "cannot read %s", path);
-		return;
-	}
-	*r = '\0';
-	check(rep, "lockdown", strcmp(l + 1, "confidentiality"), "%s", l + 1);
 }
 
 static void check_attach(struct report *rep)
@@ -248,19 +194,22 @@ static void check_attach(struct report *rep)
 int do_doctor(struct cli *cli)
 {
 	struct report rep = { .cli = cli, .ok = true };
+	MMIOTRAP_OPTS(mmiotrap_host, host);
 	bool root = !geteuid();
 
 	if (no_args(cli))
 		return 1;
+	mmiotrap_probe_host(&host);
 	rep.checks = json_array();
 	check(&rep, "root", root, "%s", root ? "yes" : "no: load, region and events need root");
-	check_kvm(&rep);
+	check(&rep, "kvm", host.kvm, "/dev/kvm%s", host.kvm ? "" : " cannot be opened read-write");
 	check_tracepoints(&rep);
-	check(&rep, "bpffs", true, "%s", fs_is("/sys/fs/bpf", BPF_FS_MAGIC) ?
+	check(&rep, "bpffs", true, "%s", host.bpffs ?
 	      "mounted at /sys/fs/bpf" : "not mounted at /sys/fs/bpf; load mounts it");
-	check(&rep, "tracefs", true, "%s", fs_is("/sys/kernel/tracing", TRACEFS_MAGIC) ?
+	check(&rep, "tracefs", true, "%s", host.tracefs ?
 	      "mounted at /sys/kernel/tracing" : "not mounted; load mounts it");
-	check_lockdown(&rep);
+	check(&rep, "lockdown", host.lockdown[0] && strcmp(host.lockdown, "confidentiality"),
+	      "%s", host.lockdown[0] ? host.lockdown : "cannot be read");
 	if (root)
 		check_attach(&rep);
 	if (cli->json)

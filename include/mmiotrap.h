@@ -17,6 +17,7 @@
 #include <string.h>
 #include "mmiotrap_abi.h"
 #include "mmiotrap_decode.h"
+#include "mmiotrap_rules.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,6 +108,18 @@ struct mmiotrap_tracepoints {
 };
 
 int mmiotrap_probe_tracepoints(struct mmiotrap_tracepoints *tp);
+
+/* What the host offers besides the kernel's BTF. */
+struct mmiotrap_host {
+	size_t sz;
+	bool kvm;		/* /dev/kvm can be opened for reading and writing */
+	bool bpffs;		/* bpffs is mounted at /sys/fs/bpf (load mounts it) */
+	bool tracefs;		/* tracefs is mounted at /sys/kernel/tracing (load mounts it) */
+	/* "none", "integrity", "confidentiality" (the trap cannot read values), or "" */
+	char lockdown[32];
+};
+
+int mmiotrap_probe_host(struct mmiotrap_host *host);
 
 /* Open a loaded instance. -ENOENT if nothing is loaded there. */
 int mmiotrap_open(struct mmiotrap **mt, const struct mmiotrap_opts *opts);

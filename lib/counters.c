@@ -31,6 +31,8 @@ cleanup:
 
 int mmiotrap_region_counters(struct mmiotrap *mt, __u32 id, struct mmiotrap_counters *c)
 {
+	if (!mt || !c)
+		return -EINVAL;
 	if (!id || id >= MMIOTRAP_MAX_REGIONS)
 		return -ENOENT;
 	return sum_percpu(mt, mt->map_fd[MAP_COUNTERS], id, (__u64 *)c,
@@ -39,6 +41,8 @@ int mmiotrap_region_counters(struct mmiotrap *mt, __u32 id, struct mmiotrap_coun
 
 int mmiotrap_totals(struct mmiotrap *mt, struct mmiotrap_totals *t)
 {
+	if (!mt || !t)
+		return -EINVAL;
 	return sum_percpu(mt, mt->map_fd[MAP_TOTALS], 0, (__u64 *)t,
 			  sizeof(*t) / sizeof(__u64));
 }

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -26,23 +27,22 @@ struct mmiotrap_fast {
 	struct kvm_ioeventfd io[MAX_IOEVENTFDS];
 };
 
-/*
- * One ioeventfd for every fast width at every register: the addresses
- * aligned to the widest fast width. KVM's I/O bus finds ioeventfds by
- * binary search and loses one whose range overlaps another's without
- * sharing its start, so narrower widths sit only where a register starts.
- */
+/* One ioeventfd for every fast width at every register (mmiotrap_fast_stride()). */
 static int plan(struct mmiotrap_fast *f, enum mmiotrap_bus bus, __u64 addr, __u64 len, __u8 fast)
 {
-	__u64 stride = 1ULL << (31 - __builtin_clz(fast)), a;
+	__u64 stride = mmiotrap_fast_stride(fast), a;
 	int w;
 
 	for (w = 1; w <= 8; w <<= 1) {
 		if (!(fast & w))
 			continue;
 		for (a = addr; a - addr + w <= len; a += stride) {
-			if (f->n == MAX_IOEVENTFDS)
+			if (f->n == MAX_IOEVENTFDS) {
+				pr_warn("fast region at 0x%llx, len 0x%llx: more than %d ioeventfds\n",
+					(unsigned long long)addr, (unsigned long long)len,
+					MAX_IOEVENTFDS);
 				return -E2BIG;
+			}
 			f->io[f->n++] = (struct kvm_ioeventfd) {
 				.addr = a,
 				.len = w,
@@ -51,14 +51,14 @@ static int plan(struct mmiotrap_fast *f, enum mmiotrap_bus bus, __u64 addr, __u6
 			};
 		}
 	}
-	return f->n ? 0 : -EINVAL;
+	return 0;
 }
 
 /* A width wider than the region has nowhere to sit. */
 static __u8 fitting(__u8 fast, __u64 len)
 {
-	while (fast && 1ULL << (31 - __builtin_clz(fast)) > len)
-		fast &= ~(1U << (31 - __builtin_clz(fast)));
+	while (fast && mmiotrap_fast_stride(fast) > len)
+		fast &= ~mmiotrap_fast_stride(fast);
 	return fast;
 }
 
@@ -102,6 +102,9 @@ static int assign(struct mmiotrap_fast *f)
 	for (i = 0; i < f->n; i++) {
 		if (ioctl(f->vm_fd, KVM_IOEVENTFD, &f->io[i])) {
 			err = -errno;
+			pr_warn("KVM_IOEVENTFD at 0x%llx, len %u on VM fd %d: %s\n",
+				(unsigned long long)f->io[i].addr, f->io[i].len, f->vm_fd,
+				err == -ENOTTY || err == -EBADF ? "not a KVM VM fd" : strerror(-err));
 			deassign(f, i);
 			return err;
 		}
@@ -117,13 +120,28 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt,
 	__u8 widths, fast;
 	int id, err;
 
-	if (!fp || !opts || !OPTS_VALID(opts, struct mmiotrap_fast_opts))
+	if (!fp || !mt || !opts || !OPTS_VALID(opts, struct mmiotrap_fast_opts))
 		return -EINVAL;
 	widths = OPTS_GET(opts, widths, 0) ?: MMIOTRAP_WIDTHS_ALL;
 	fast = OPTS_GET(opts, fast_widths, 0) ?: widths;
-	if ((fast & ~widths) || (widths & ~MMIOTRAP_WIDTHS_ALL))
+	if (widths & ~MMIOTRAP_WIDTHS_ALL) {
+		pr_warn("fast region: widths 0x%x are not a set of 1, 2, 4 and 8\n", widths);
 		return -EINVAL;
+	}
+	if (fast & ~widths) {
+		pr_warn("fast region: fast widths 0x%x are not among its widths 0x%x\n", fast, widths);
+		return -EINVAL;
+	}
+	if (!opts->len) {
+		pr_warn("fast region: length 0\n");
+		return -EINVAL;
+	}
 	fast = fitting(fast, opts->len);
+	if (!fast) {
+		pr_warn("fast region: no fast width fits its length 0x%llx\n",
+			(unsigned long long)opts->len);
+		return -EINVAL;
+	}
 	f = fast_new(mt, opts->vm_fd);
 	if (!f)
 		return -errno;
@@ -166,18 +184,24 @@ int mmiotrap_fast_adopt(struct mmiotrap_fast **fp, struct mmiotrap *mt, int vm_f
 	__u8 fast;
 	int err;
 
-	if (!fp)
+	if (!fp || !mt)
 		return -EINVAL;
 	err = mmiotrap_region_get(mt, id, &r);
 	if (err)
 		return err;
-	if (r.vm != (__u32)getpid())
+	if (r.vm != (__u32)getpid()) {
+		pr_warn("region %u is VM %u's, not this process's\n", id, r.vm);
 		return -EPERM;
-	if (r.fast_widths)
+	}
+	if (r.fast_widths) {
+		pr_warn("region %u is fast already\n", id);
 		return -EBUSY;
+	}
 	fast = fitting(r.want_fast, r.len);
-	if (!fast)
+	if (!fast) {
+		pr_warn("region %u wants no fast width that fits it\n", id);
 		return -EINVAL;
+	}
 	f = fast_new(mt, vm_fd);
 	if (!f)
 		return -errno;
@@ -217,10 +241,10 @@ int mmiotrap_fast_del(struct mmiotrap_fast *f)
 
 int mmiotrap_fast_eventfd(const struct mmiotrap_fast *f)
 {
-	return f->efd;
+	return f ? f->efd : -EINVAL;
 }
 
 __u32 mmiotrap_fast_region(const struct mmiotrap_fast *f)
 {
-	return f->region;
+	return f ? f->region : 0;
 }

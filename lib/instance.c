@@ -150,18 +150,20 @@ void mmiotrap_close(struct mmiotrap *mt)
 
 const char *mmiotrap_pin_root(const struct mmiotrap *mt)
 {
-	return mt->root;
+	return mt ? mt->root : NULL;
 }
 
 enum mmiotrap_attach_mode mmiotrap_attach_mode(const struct mmiotrap *mt)
 {
-	return mt->mode;
+	return mt ? mt->mode : MMIOTRAP_ATTACH_NONE;
 }
 
 int mmiotrap_region_latest(struct mmiotrap *mt, __u32 id, struct mmiotrap_slot *slot)
 {
 	const volatile struct mmiotrap_slot *s;
 
+	if (!mt || !slot)
+		return -EINVAL;
 	if (!id || id >= MMIOTRAP_MAX_REGIONS)
 		return -ENOENT;
 	s = &mt->slots[id];

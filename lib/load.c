@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "trap.skel.h"
@@ -41,66 +40,6 @@ const char *mmiotrap_attach_mode_str(enum mmiotrap_attach_mode mode)
 	};
 
 	return mode < MMIOTRAP_ATTACH_MAX ? names[mode] : "unknown";
-}
-
-/* The function prototype behind btf_trace_<tp>, from vmlinux or the kvm module. */
-static const struct btf_type *tp_proto(struct btf *btf, const char *tp)
-{
-	char name[64];
-	const struct btf_type *t;
-	int id;
-
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
-	if (id < 0)
-		return NULL;
-	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
-	if (!t || !btf_is_ptr(t))
-		return NULL;
-	t = btf__type_by_id(btf, t->type);
-	return t && btf_is_func_proto(t) ? t : NULL;
-}
-
-static void read_tracepoints(struct btf *btf, struct mmiotrap_tracepoints *tp)
-{
-	const struct btf_type *mmio = tp_proto(btf, "kvm_mmio");
-	const struct btf_type *pio = tp_proto(btf, "kvm_pio");
-	const struct btf_type *arg;
-
-	if (mmio && btf_vlen(mmio) == 5) {
-		tp->kvm_mmio = true;
-		arg = btf__type_by_id(btf, btf_params(mmio)[4].type);
-		tp->mmio_val_is_ptr = arg && btf_is_ptr(arg);
-	}
-	/* (void *, rw, port, size, count[, data]) */
-	if (pio && btf_vlen(pio) >= 5) {
-		tp->kvm_pio = true;
-		tp->pio_has_data = btf_vlen(pio) >= 6;
-	}
-}
-
-int mmiotrap_probe_tracepoints(struct mmiotrap_tracepoints *tp)
-{
-	struct btf *vmlinux, *kvm;
-	size_t sz;
-
-	if (!tp || tp->sz < offsetofend(struct mmiotrap_tracepoints, sz))
-		return -EINVAL;
-	sz = tp->sz < sizeof(*tp) ? tp->sz : sizeof(*tp);
-	memset((char *)tp + sizeof(tp->sz), 0, sz - sizeof(tp->sz));
-	vmlinux = btf__load_vmlinux_btf();
-	if (!vmlinux)
-		return -errno;
-	read_tracepoints(vmlinux, tp);
-	if (!tp->kvm_mmio) {
-		kvm = btf__load_module_btf("kvm", vmlinux);
-		if (kvm) {
-			read_tracepoints(kvm, tp);
-			btf__free(kvm);
-		}
-	}
-	btf__free(vmlinux);
-	return 0;
 }
 
 static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
