@@ -148,7 +148,7 @@ install: all
 	$(Q)install -m 0644 $(OUTPUT)/libmmiotrap.a $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m 0755 $(OUTPUT)/$(SONAME) $(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmmiotrap.so
-	$(Q)install -m 0644 include/mmiotrap.h include/mmiotrap_abi.h include/mmiotrap_decode.h $(DESTDIR)$(INCLUDEDIR)/
+	$(Q)install -m 0644 $(wildcard include/*.h) $(DESTDIR)$(INCLUDEDIR)/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		lib/libmmiotrap.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libmmiotrap.pc

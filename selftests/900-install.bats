@@ -12,7 +12,7 @@ setup() {
 		OUTPUT="$BUILD" PREFIX=/usr DESTDIR="$dest"
 	assert_success
 	run sh -c "cd '$dest' && find . -type f -o -type l | sort"
-	assert_output "$(printf '%s\n' ./usr/include/mmiotrap.h ./usr/include/mmiotrap_abi.h ./usr/include/mmiotrap_decode.h \
+	assert_output "$(printf '%s\n' ./usr/include/mmiotrap.h ./usr/include/mmiotrap_abi.h ./usr/include/mmiotrap_decode.h ./usr/include/mmiotrap_rules.h \
 		./usr/lib/libmmiotrap.a ./usr/lib/libmmiotrap.so ./usr/lib/libmmiotrap.so.0 \
 		./usr/lib/pkgconfig/libmmiotrap.pc ./usr/sbin/mmiotrap)"
 }
