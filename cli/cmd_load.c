@@ -48,7 +48,7 @@ int do_load(struct cli *cli)
 	const char *root = cli->opts.pin_root;
 	struct mmiotrap *mt;
 	const char *mode;
-	int err;
+	int err, ret = 0;
 
 	if (parse_load(cli))
 		return 1;
@@ -69,21 +69,21 @@ int do_load(struct cli *cli)
 	}
 	if (cli_open(cli, &mt))
 		return 1;
+	/* From here on, the pin root as the library spells it. */
+	root = mmiotrap_pin_root(mt);
 	mode = mmiotrap_attach_mode_str(mmiotrap_attach_mode(mt));
-	if (err && cli->opts.attach && cli->opts.attach != mmiotrap_attach_mode(mt)) {
-		mmiotrap_close(mt);
-		return cli_error(cli, "already loaded at %s with attach mode %s, not %s: unload first",
-				 root, mode, mmiotrap_attach_mode_str(cli->opts.attach));
-	}
-	mmiotrap_close(mt);
-	if (cli->json)
+	if (err && cli->opts.attach && cli->opts.attach != mmiotrap_attach_mode(mt))
+		ret = cli_error(cli, "already loaded at %s with attach mode %s, not %s: unload first",
+				root, mode, mmiotrap_attach_mode_str(cli->opts.attach));
+	else if (cli->json)
 		cli_json(cli, json_pack("{s:s, s:s, s:b}", "pin_root", root,
 					"attach_mode", mode, "changed", !err));
 	else if (err)
 		printf("already loaded at %s (attach mode %s); nothing changed\n", root, mode);
 	else
 		printf("loaded at %s (attach mode %s)\n", root, mode);
-	return 0;
+	mmiotrap_close(mt);
+	return ret;
 }
 
 int do_unload(struct cli *cli)

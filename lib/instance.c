@@ -82,19 +82,20 @@ static int open_maps(struct mmiotrap *mt)
 
 int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 {
-	const char *root = pin_root_of(opts);
 	char path[PATH_MAX];
 	struct mmiotrap *mt;
 	int i, err;
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts) || !mtp)
 		return -EINVAL;
-	if (strlen(root) >= sizeof(mt->root))
-		return -ENAMETOOLONG;
 	mt = calloc(1, sizeof(*mt));
 	if (!mt)
 		return -ENOMEM;
-	strcpy(mt->root, root);
+	err = pin_root_of(opts, mt->root, sizeof(mt->root));
+	if (err) {
+		free(mt);
+		return err;
+	}
 	pthread_mutex_init(&mt->lock, NULL);
 	mt->maps_dir_fd = -1;
 	for (i = 0; i < NR_MAPS; i++)
@@ -104,7 +105,7 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 	if (err)
 		goto cleanup;
 	/* Region changes lock the maps directory: an unload removes it only after them. */
-	err = pin_dir(path, sizeof(path), root, PIN_MAP);
+	err = pin_dir(path, sizeof(path), mt->root, PIN_MAP);
 	if (err)
 		goto cleanup;
 	mt->maps_dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

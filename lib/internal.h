@@ -39,7 +39,7 @@ void mmiotrap_print(enum mmiotrap_print_level level, const char *fmt, ...)
 #define pr_debug(fmt, ...)	mmiotrap_print(MMIOTRAP_DEBUG, fmt, ##__VA_ARGS__)
 
 /* pins.c */
-const char *pin_root_of(const struct mmiotrap_opts *opts);
+int pin_root_of(const struct mmiotrap_opts *opts, char *buf, size_t size);
 int tracefs_prepare(void);
 bool fs_is(const char *path, long magic);
 

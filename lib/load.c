@@ -198,12 +198,15 @@ static int load_locked(const char *root, enum mmiotrap_attach_mode mode)
 
 int mmiotrap_load(const struct mmiotrap_opts *opts)
 {
-	const char *root = pin_root_of(opts);
 	enum mmiotrap_attach_mode mode = OPTS_GET(opts, attach, MMIOTRAP_ATTACH_NONE);
+	char root[PATH_MAX];
 	int lock, err;
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
+	err = pin_root_of(opts, root, sizeof(root));
+	if (err)
+		return err;
 	if ((unsigned int)mode >= MMIOTRAP_ATTACH_MAX) {
 		pr_warn("no attach mode %d\n", mode);
 		return -EINVAL;
@@ -221,11 +224,14 @@ int mmiotrap_load(const struct mmiotrap_opts *opts)
 
 int mmiotrap_unload(const struct mmiotrap_opts *opts)
 {
-	const char *root = pin_root_of(opts);
+	char root[PATH_MAX];
 	int lock, err;
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
+	err = pin_root_of(opts, root, sizeof(root));
+	if (err)
+		return err;
 	lock = pins_lock(root, LOCK_EX);
 	if (lock < 0)
 		return lock;

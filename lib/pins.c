@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
@@ -33,11 +34,69 @@ static const char *const pin_dirs[] = {
 	[PIN_LINK] = "links",
 };
 
-const char *pin_root_of(const struct mmiotrap_opts *opts)
+/* @path made absolute, without ".", ".." or empty components, into @buf. */
+static int lexical(const char *path, char *buf, size_t size)
 {
-	const char *root = OPTS_GET(opts, pin_root, NULL);
+	char tmp[PATH_MAX], *save, *c;
+	size_t n = 0;
 
-	return root && *root ? root : MMIOTRAP_PIN_ROOT_DEFAULT;
+	if (path[0] == '/')
+		tmp[0] = '\0';
+	else if (!getcwd(tmp, sizeof(tmp)))
+		return -errno;
+	if (strlen(tmp) + 1 + strlen(path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	strcat(strcat(tmp, "/"), path);
+	buf[0] = '\0';
+	for (c = strtok_r(tmp, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			while (n && buf[--n] != '/')
+				;
+			buf[n] = '\0';
+			continue;
+		}
+		if (n + 1 + strlen(c) >= size)
+			return -ENAMETOOLONG;
+		n += sprintf(buf + n, "/%s", c);
+	}
+	return n ? 0 : -EINVAL;
+}
+
+/*
+ * Every spelling of a pin root names one instance: relative, with "." or
+ * "..", doubled or trailing slashes, or through a symlinked directory.
+ * The pin root itself is never a symlink: pins are not followed elsewhere.
+ */
+int pin_root_of(const struct mmiotrap_opts *opts, char *buf, size_t size)
+{
+	const char *root = OPTS_GET(opts, pin_root, NULL) ?: MMIOTRAP_PIN_ROOT_DEFAULT;
+	char path[PATH_MAX], parent[PATH_MAX], *base;
+	struct stat st;
+	int err, n;
+
+	if (!*root) {
+		pr_warn("the pin root is an empty path\n");
+		return -EINVAL;
+	}
+	err = lexical(root, path, sizeof(path));
+	if (err) {
+		pr_warn("pin root '%s' names no directory\n", root);
+		return err;
+	}
+	base = strrchr(path, '/');
+	*base++ = '\0';
+	if (!realpath(path[0] ? path : "/", parent))
+		snprintf(parent, sizeof(parent), "%s", path);
+	n = snprintf(buf, size, "%s/%s", strcmp(parent, "/") ? parent : "", base);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	if (!lstat(buf, &st) && S_ISLNK(st.st_mode)) {
+		pr_warn("pin root %s is a symlink: not followed\n", buf);
+		return -ELOOP;
+	}
+	return 0;
 }
 
 static int path_of(char *buf, size_t size, const char *root, enum pin_kind kind, const char *name)
@@ -127,21 +186,46 @@ int pins_remove(const char *root)
 	return n;
 }
 
+/*
+ * Pins are as private as the maps behind them: a directory that is there
+ * already must be ours, and anyone else's access to it goes.
+ */
+static int private_dir(const char *path)
+{
+	struct stat st;
+
+	if (!mkdir(path, 0700))
+		return 0;
+	if (errno != EEXIST || lstat(path, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		pr_warn("%s is not a directory\n", path);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid()) {
+		pr_warn("%s belongs to uid %u, not to us\n", path, st.st_uid);
+		return -EPERM;
+	}
+	if ((st.st_mode & 07777) != 0700) {
+		pr_info("%s had mode %04o: made 0700\n", path, st.st_mode & 07777);
+		if (chmod(path, 0700))
+			return -errno;
+	}
+	return 0;
+}
+
 int pins_make_dirs(const char *root)
 {
 	char path[PATH_MAX];
 	int kind, err;
 
-	if (mkdir(root, 0700) && errno != EEXIST)
-		return -errno;
-	for (kind = PIN_MAP; kind <= PIN_LINK; kind++) {
+	err = private_dir(root);
+	for (kind = PIN_MAP; !err && kind <= PIN_LINK; kind++) {
 		err = path_of(path, sizeof(path), root, kind, NULL);
-		if (err)
-			return err;
-		if (mkdir(path, 0700) && errno != EEXIST)
-			return -errno;
+		if (!err)
+			err = private_dir(path);
 	}
-	return 0;
+	return err;
 }
 
 /* The pin root's parent: the lock must outlive the pin root's removal. */
@@ -201,12 +285,16 @@ static int parent_on_bpffs(const char *root)
  * Make sure @root can hold pins: mount bpffs at its usual place when the
  * pin root is below it and nothing is mounted there yet.
  */
-int mmiotrap_prepare_bpffs(const char *root)
+int mmiotrap_prepare_bpffs(const char *pin_root)
 {
+	MMIOTRAP_OPTS(mmiotrap_opts, opts, .pin_root = pin_root);
 	size_t n = strlen(BPFFS_MOUNT);
+	char root[PATH_MAX];
+	int err;
 
-	if (!root)
-		return -EINVAL;
+	err = pin_root_of(&opts, root, sizeof(root));
+	if (err)
+		return err;
 	if (!parent_on_bpffs(root))
 		return 0;
 	if (strncmp(root, BPFFS_MOUNT, n) || root[n] != '/' || fs_is(BPFFS_MOUNT, BPF_FS_MAGIC)) {

@@ -149,3 +149,49 @@ teardown() {
 	assert_success
 	assert_output "Usage: mmiotrap [-j|-p] [--pin-root DIR] region { add | del | list | help }"
 }
+
+@test "every spelling of a pin root names one instance; an empty one, or a symlink, names none" {
+	local root=$MMIOTRAP_PIN_ROOT
+	run "$MT" --pin-root "$root//" load
+	assert_success
+	assert_output "loaded at $root (attach mode tp_btf)"
+	for spelling in "$root/" "$(dirname "$root")/./x/../$(basename "$root")"; do
+		run "$MT" -j --pin-root "$spelling" status
+		assert_success
+		assert_output --partial "\"pin_root\":\"$root\""
+	done
+	run sh -c "cd '$(dirname "$root")' && '$MT' -j --pin-root '$(basename "$root")' status"
+	assert_output --partial "\"pin_root\":\"$root\""
+	run "$MT" --pin-root "" status
+	assert_failure
+	assert_output "mmiotrap: --pin-root '': an empty path names no instance"
+	ln -s "$root" "$root-link"
+	run "$MT" --pin-root "$root-link" status
+	rm "$root-link"
+	assert_failure
+	assert_output "mmiotrap: cannot open $root-link: Too many levels of symbolic links"
+	unload_all
+}
+
+@test "load makes a pin root that is there already private to root" {
+	mkdir -m 0777 "$MMIOTRAP_PIN_ROOT"
+	run "$MT" load
+	assert_success
+	run stat -c %a "$MMIOTRAP_PIN_ROOT"
+	assert_output 700
+	unload_all
+}
+
+@test "half an instance is named by every command, refused by load, and removed by unload" {
+	"$MT" load >/dev/null
+	rm "$MMIOTRAP_PIN_ROOT/links/tp_btf_pio"
+	for cmd in status "region list" stats load; do
+		run "$MT" $cmd
+		assert_failure
+		assert_output "mmiotrap: half an instance is pinned at $MMIOTRAP_PIN_ROOT (a crash's?): run 'mmiotrap unload' first"
+	done
+	run "$MT" unload
+	assert_success
+	run "$MT" load
+	assert_success
+}
