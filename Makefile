@@ -3,7 +3,14 @@
 # vmlinux.h -> trap.bpf.o -> trap.skel.h -> libmmiotrap -> mmiotrap
 # Everything is built under $(OUTPUT). V=1 shows the commands.
 
+# SANITIZE=1 builds everything with ASan and UBSan, under build-san.
+ifeq ($(SANITIZE),1)
+OUTPUT		?= build-san
+SAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
 OUTPUT		?= build
+SAN_FLAGS	:=
+endif
 PREFIX		?= /usr/local
 LIBDIR		?= $(PREFIX)/lib
 INCLUDEDIR	?= $(PREFIX)/include
@@ -29,7 +36,8 @@ DEBS := make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-d
 # the build needs is in ALL_CFLAGS, which a command line cannot drop.
 CFLAGS		?= -O2 -g
 LDFLAGS		?=
-ALL_CFLAGS	:= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT) -MMD -MP $(CFLAGS)
+ALL_CFLAGS	:= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT) -MMD -MP $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS	:= $(SAN_FLAGS) $(LDFLAGS)
 BPF_CFLAGS	:= -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(OUTPUT) -MMD -MP
 LIB_LDLIBS	:= -lbpf -lelf -lz -lyaml -lpthread
 CLI_LDLIBS	:= $(LIB_LDLIBS) -ljansson
@@ -98,7 +106,7 @@ $(OUTPUT)/tools/%.o: tools/%.S | $(OUTPUT)/tools
 # The decoders' unit test runs their userspace and their BPF build.
 $(OUTPUT)/decode-test: selftests/decode/decode_test.c $(OUTPUT)/decode_test.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf $(LDFLAGS) -o $@ $< $(LIB_LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf $(ALL_LDFLAGS) -o $@ $< $(LIB_LDLIBS)
 
 $(OUTPUT)/libmmiotrap.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -107,15 +115,15 @@ $(OUTPUT)/libmmiotrap.a: $(LIB_OBJS)
 $(OUTPUT)/$(SONAME): $(LIB_OBJS) lib/libmmiotrap.map
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libmmiotrap.map \
-		$(LDFLAGS) -o $@ $(LIB_OBJS) $(LIB_LDLIBS)
+		$(ALL_LDFLAGS) -o $@ $(LIB_OBJS) $(LIB_LDLIBS)
 
 $(OUTPUT)/mmiotrap: $(CLI_OBJS) $(OUTPUT)/libmmiotrap.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLI_LDLIBS)
 
 $(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS) $(OUTPUT)/libmmiotrap.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
 # Installs only what is missing; as root, as make demo and make check run.
 deps:

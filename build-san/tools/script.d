@@ -1,0 +1,2 @@
+build-san/tools/script.o: tools/script.c tools/script.h
+tools/script.h:
