@@ -55,6 +55,7 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	mmiotrap_set_print(cli_print);
 	cli.argc = argc - optind;
 	cli.argv = argv + optind;
 	return cli_dispatch(&cli, objects, "");
