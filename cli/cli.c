@@ -10,6 +10,47 @@
 #include <unistd.h>
 #include "cli.h"
 
+/* The library's last warning: the command says it as its one error line. */
+static char lib_msg[512];
+
+int cli_print(enum mmiotrap_print_level level, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	if (level != MMIOTRAP_WARN)
+		return 0;
+	vsnprintf(lib_msg, sizeof(lib_msg), fmt, ap);
+	n = strlen(lib_msg);
+	if (n && lib_msg[n - 1] == '\n')
+		lib_msg[n - 1] = '\0';
+	return n;
+}
+
+const char *cli_lib_msg(void)
+{
+	static char msg[sizeof(lib_msg)];
+
+	if (!*lib_msg)
+		return NULL;
+	strcpy(msg, lib_msg);
+	*lib_msg = '\0';
+	return msg;
+}
+
+int cli_lib_error(const struct cli *cli, int err, const char *fmt, ...)
+{
+	const char *lib = cli_lib_msg();
+	char msg[512];
+	va_list ap;
+
+	if (lib)
+		return cli_error(cli, "%s", lib);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return cli_error(cli, "%s: %s", msg, strerror(-err));
+}
+
 int cli_error(const struct cli *cli, const char *fmt, ...)
 {
 	char msg[512];
@@ -105,6 +146,17 @@ int cli_region(const struct cli *cli, struct mmiotrap *mt, const char *arg,
 const char *bus_str(__u8 bus)
 {
 	return bus == MMIOTRAP_BUS_PIO ? "pio" : "mmio";
+}
+
+json_t *widths_json(__u8 widths)
+{
+	json_t *arr = json_array();
+	int w;
+
+	for (w = 1; w <= 8; w <<= 1)
+		if (widths & w)
+			json_array_append_new(arr, json_integer(w));
+	return arr;
 }
 
 /* Usage for @object: asked for, it goes to stdout and succeeds. */

@@ -28,6 +28,16 @@ int cli_dispatch(struct cli *cli, const struct cmd *cmds, const char *object);
 int cli_error(const struct cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The library's warnings are kept, not printed: the last one, once, or
+ * NULL. cli_lib_error() says it as the command's one error line, or else
+ * "FMT: strerror(-err)".
+ */
+int cli_print(enum mmiotrap_print_level level, const char *fmt, va_list ap);
+const char *cli_lib_msg(void);
+int cli_lib_error(const struct cli *cli, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Print @obj as one JSON document (a line of JSON Lines) and free it. */
 void cli_json(const struct cli *cli, json_t *obj);
 
@@ -49,6 +59,10 @@ int cli_region(const struct cli *cli, struct mmiotrap *mt, const char *arg,
 	       struct mmiotrap_region *r);
 
 const char *bus_str(__u8 bus);
+/* A region's decoder parameters as its row names them: {"bar0": ..., ...}. */
+json_t *params_json(const struct mmiotrap_region *r);
+/* [1, 2, 4, 8] of the widths in @widths. */
+json_t *widths_json(__u8 widths);
 
 int do_load(struct cli *cli);
 int do_unload(struct cli *cli);

@@ -42,9 +42,9 @@ static void decoded(struct printer *p, const struct mmiotrap_event *ev, json_t *
 {
 	const struct mmiotrap_region *r = region_of(p, ev->region, ev->seq);
 	const struct mmiotrap_decoded *d = &ev->dec;
-	const char *names[MMIOTRAP_FIELDS] = { "next_off", "next_wrap", "avail_idx" };
-	int i, n = 0, nfields = 0;
+	const char *names[MMIOTRAP_FIELDS];
 	json_t *fields = NULL;
+	int i, n = 0;
 
 	text[0] = '\0';
 	if (!r || r->decoder == MMIOTRAP_DECODER_RAW)
@@ -58,16 +58,10 @@ static void decoded(struct printer *p, const struct mmiotrap_event *ev, json_t *
 			json_object_set_new(obj, "queue", json_integer(d->queue));
 		n += snprintf(text + n, size - n, " queue %u", d->queue);
 	}
-	if (r->decoder == MMIOTRAP_DECODER_VIRTIO_PCI &&
-	    (r->params.virtio.flags & MMIOTRAP_VIRTIO_NOTIFICATION_DATA))
-		nfields = r->params.virtio.flags & MMIOTRAP_VIRTIO_PACKED ? 2 : 3;
-	if (r->decoder == MMIOTRAP_DECODER_BITFIELD) {
-		for (i = 0; i < MMIOTRAP_FIELDS; i++)
-			names[i] = r->params.bitfield.mask[i] ? r->params.bitfield.name[i] : NULL;
-		nfields = MMIOTRAP_FIELDS;
+	/* The user's names could be the event's own keys: they go apart. */
+	if (mmiotrap_decoded_fields(r, names))
 		fields = json_object();
-	}
-	for (i = 0; i < nfields; i++) {
+	for (i = 0; i < MMIOTRAP_FIELDS; i++) {
 		if (!names[i])
 			continue;
 		if (obj)

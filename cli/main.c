@@ -57,8 +57,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!*cli.opts.pin_root)
 		return cli_error(&cli, "--pin-root '': an empty path names no instance");
-	/* Every error is one line of ours, in the output mode. */
-	mmiotrap_set_print(NULL);
+	/* The library's say goes into our one error line, in the output mode. */
+	mmiotrap_set_print(cli_print);
 	cli.argc = argc - optind;
 	cli.argv = argv + optind;
 	return cli_dispatch(&cli, objects, "");

@@ -155,8 +155,9 @@ struct mmiotrap_region_opts {
  * Register a region; returns its id (>= 1). Errors: -EINVAL (length,
  * widths, name or decoder parameters), -ERANGE (the range wraps or leaves
  * the bus), -ESRCH (no such process), -EEXIST (name taken), -EADDRINUSE
- * (overlaps a region of the same VM and bus), -ENOSPC (table full),
- * -ENOBUFS (address index full), -ENAMETOOLONG. Regions left by an exited
+ * (overlaps a region of the same VM and bus; pr_warn names it for both),
+ * -ENOSPC (table full), -ENOBUFS (address index full), -ENAMETOOLONG.
+ * pr_warn says what is wrong with a range or decoder. Regions left by an exited
  * process whose pid @vm now names are removed first.
  */
 int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts);
@@ -168,12 +169,95 @@ const char *mmiotrap_decoder_str(enum mmiotrap_decoder decoder);
 const char *mmiotrap_kind_str(enum mmiotrap_kind kind);
 
 /*
+ * The decoder table: what each decoder's parameters are called, where they
+ * live in union mmiotrap_decoder_params and what they may be. Argument
+ * parsers, policy files and printers all read it, so that a decoder is its
+ * params struct, its decode function and its row.
+ */
+enum mmiotrap_param_kind {
+	MMIOTRAP_PARAM_NUMBER,	/* an unsigned number of @size bytes */
+	MMIOTRAP_PARAM_FLAG,	/* a bool: bit @bit of the @size-byte number */
+	MMIOTRAP_PARAM_FIELDS,	/* struct mmiotrap_bitfield_params' named fields */
+};
+
+struct mmiotrap_decoder_param {
+	const char *name;	/* as a policy key: "notify_base" */
+	const char *option;	/* as a command-line option: "notify-base" */
+	enum mmiotrap_param_kind kind;
+	unsigned int offset;	/* in union mmiotrap_decoder_params */
+	unsigned int size;
+	__u64 min, max;		/* MMIOTRAP_PARAM_NUMBER */
+	__u64 bit;		/* MMIOTRAP_PARAM_FLAG */
+	bool required;
+	bool hex;		/* an address: read best in hex */
+};
+
+struct mmiotrap_decoder_info {
+	const char *name;	/* "virtio-pci" */
+	const struct mmiotrap_decoder_param *params;
+	int nparams;
+	/*
+	 * What field[i] of struct mmiotrap_decoded is called; NULL: unused.
+	 * Use mmiotrap_decoded_fields(), which knows the parameters that
+	 * turn fields on and off and the bitfield decoder's own names.
+	 */
+	const char *fields[MMIOTRAP_FIELDS];
+};
+
+/* The row of @decoder, or NULL. */
+const struct mmiotrap_decoder_info *mmiotrap_decoder_info(enum mmiotrap_decoder decoder);
+
+/* Parameter @name (key or option) of @decoder, or NULL. */
+const struct mmiotrap_decoder_param *mmiotrap_decoder_param(enum mmiotrap_decoder decoder,
+							    const char *name);
+
+/*
+ * Set number or flag parameter @name of @decoder in @p to @val (a flag:
+ * 0 or 1). -ENOENT if @decoder has no such parameter, -EINVAL for a list
+ * of fields, -ERANGE beyond the table's limits; pr_warn says which.
+ */
+int mmiotrap_decoder_set(union mmiotrap_decoder_params *p, enum mmiotrap_decoder decoder,
+			 const char *name, __u64 val);
+
+/* The value of number or flag parameter @param in @p. */
+__u64 mmiotrap_decoder_get(const union mmiotrap_decoder_params *p,
+			   const struct mmiotrap_decoder_param *param);
+
+/*
+ * Add bitfield field "NAME:MASK:SHIFT" (MASK and SHIFT 0x hex or decimal)
+ * to the first unused field of @b. -EINVAL for a malformed one, -E2BIG
+ * when all are used. pr_warn says what is wrong; the caller quotes @arg.
+ */
+int mmiotrap_bitfield_parse(struct mmiotrap_bitfield_params *b, const char *arg);
+
+/*
+ * The names of the fields region @r's decoder fills, field[i] named
+ * @names[i] or unused (NULL). Returns true when the names are the user's
+ * (bitfield), which a printer keeps apart from its own keys.
+ */
+bool mmiotrap_decoded_fields(const struct mmiotrap_region *r, const char *names[MMIOTRAP_FIELDS]);
+
+/*
+ * The rules every caller shares. Widths "1,2,4": the OR of them, or
+ * -EINVAL with *@bad at the token that is no width (at the end if there
+ * is none). A name: a letter, then letters, digits, '_', '.', '-'. Two
+ * ranges overlap when they share a byte. A range fits its bus: 0, or
+ * -ERANGE when it wraps or leaves it (pr_warn says how).
+ */
+int mmiotrap_parse_widths(const char *arg, __u8 *widths, const char **bad);
+bool mmiotrap_valid_name(const char *name);
+bool mmiotrap_overlap(__u64 a, __u64 alen, __u64 b, __u64 blen);
+
+/*
  * How many of the MMIOTRAP_INDEX_ENTRIES address-index entries a region of
  * [addr, addr + len) takes: its maximal aligned power-of-two blocks.
  */
 int mmiotrap_index_entries(__u64 addr, __u64 len);
 
-/* Remove region @id: -ENOENT if there is none. */
+/*
+ * Remove region @id: -ENOENT if there is none, -EBUSY if it is fast and its
+ * VMM lives (its ioeventfds are the VMM's: mmiotrap_fast_del() lets go).
+ */
 int mmiotrap_region_del(struct mmiotrap *mt, __u32 id);
 
 /* Region @id, or -ENOENT. */
@@ -198,6 +282,78 @@ int mmiotrap_region_latest(struct mmiotrap *mt, __u32 id, struct mmiotrap_slot *
 /* Counters of region @id, summed over CPUs. */
 int mmiotrap_region_counters(struct mmiotrap *mt, __u32 id, struct mmiotrap_counters *c);
 int mmiotrap_totals(struct mmiotrap *mt, struct mmiotrap_totals *t);
+
+/*
+ * Policies: the regions each VM should have, as a YAML file (docs/policy.md).
+ * Reading one needs neither the kernel nor root, and keeps every problem
+ * of the file; applying one makes the regions flagged MMIOTRAP_REGION_POLICY
+ * what it says, all or nothing.
+ */
+struct mmiotrap_policy;
+
+struct mmiotrap_policy_problem {
+	const char *file;	/* "<stdin>" for "-" */
+	int line;		/* 0: not of a line of the file */
+	bool syntax;		/* not YAML: no key */
+	char key[64];		/* "": none */
+	char message[256];
+};
+
+/*
+ * Read and check @file ("-": standard input). 0 with what is wrong with
+ * it among its problems, or -errno when it cannot be read.
+ */
+int mmiotrap_policy_read(struct mmiotrap_policy **p, const char *file);
+void mmiotrap_policy_free(struct mmiotrap_policy *p);
+const char *mmiotrap_policy_file(const struct mmiotrap_policy *p);
+/* How many VMs and regions the file names. */
+int mmiotrap_policy_vms(const struct mmiotrap_policy *p);
+int mmiotrap_policy_regions(const struct mmiotrap_policy *p);
+
+/* The problems of @p, by line: how many, and where. */
+int mmiotrap_policy_problems(const struct mmiotrap_policy *p,
+			     const struct mmiotrap_policy_problem **problems);
+
+enum mmiotrap_policy_change {
+	MMIOTRAP_POLICY_REMOVED,
+	MMIOTRAP_POLICY_CHANGED,
+	MMIOTRAP_POLICY_ADDED,
+};
+
+typedef void (*mmiotrap_policy_change_fn)(void *ctx, enum mmiotrap_policy_change change,
+					  const char *name);
+
+struct mmiotrap_policy_apply_opts {
+	size_t sz;
+	/* Told each change made: the removed first, then by the file's order. */
+	mmiotrap_policy_change_fn fn;
+	void *ctx;
+};
+
+/*
+ * Make the policy's regions what @p says: a region of the file is kept,
+ * added or changed; the policy's others are removed. Every step is checked
+ * before the first is taken, and a step that still fails is undone. -EINVAL
+ * if @p has problems. Otherwise, on failure, the one problem that stopped
+ * it is the last of @p's problems: -ESRCH (a VM is no process), -EEXIST
+ * (a name is taken by a region not the policy's), -EADDRINUSE (overlap),
+ * -EBUSY (a region to go is fast, held by its VMM), -ENOSPC (no room), or
+ * the failed step's -errno.
+ */
+int mmiotrap_policy_apply(struct mmiotrap *mt, struct mmiotrap_policy *p,
+			  const struct mmiotrap_policy_apply_opts *opts);
+
+/*
+ * The guest name QEMU process @pid was given with -name, into @buf:
+ * -ESRCH if there is no such process, -ENOENT if it has no -name.
+ */
+int mmiotrap_vm_name(__u32 pid, char *buf, size_t size);
+
+/*
+ * The processes whose -name is @name: how many there are, the first @max
+ * of them in @pids.
+ */
+int mmiotrap_find_vm(const char *name, __u32 *pids, int max);
 
 struct mmiotrap_fast_opts {
 	size_t sz;

@@ -166,7 +166,7 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt,
 	f->region = id;
 	err = assign(f);
 	if (err) {
-		mmiotrap_region_del(mt, f->region);
+		region_del(mt, f->region, true);
 		goto cleanup;
 	}
 	*fp = f;
@@ -234,7 +234,7 @@ int mmiotrap_fast_del(struct mmiotrap_fast *f)
 	if (f->adopted)
 		err = region_set_fast(f->mt, f->region, 0);
 	else
-		err = mmiotrap_region_del(f->mt, f->region);
+		err = region_del(f->mt, f->region, true);
 	fast_free(f);
 	return err;
 }

@@ -52,6 +52,18 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 	       __u8 action, __u8 fast_widths);
 int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r);
 int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast);
+int region_del(struct mmiotrap *mt, __u32 id, bool fast_too);
+
+/* decoder.c: the table's checks, saying what is wrong into @msg. */
+int param_problem(const struct mmiotrap_decoder_param *param, __u64 val, char *msg, size_t size);
+void param_set(union mmiotrap_decoder_params *p, const struct mmiotrap_decoder_param *param,
+	       __u64 val);
+int decoder_problem(enum mmiotrap_decoder decoder, const union mmiotrap_decoder_params *p,
+		    char *msg, size_t size);
+
+/* region.c: -EDOM when the start is beyond the bus, -ERANGE when the end is. */
+int range_problem(enum mmiotrap_bus bus, __u64 addr, __u64 len, char *msg, size_t size);
+const char *bus_name(enum mmiotrap_bus bus);
 
 /* proc.c */
 int proc_start_ticks(__u32 pid, __u64 *ticks);

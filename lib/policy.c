@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Policy files, read with libyaml's document API and checked against the
  * schema of docs/policy.md. Every problem is kept with its line, so that
@@ -15,20 +15,10 @@
 #include "policy.h"
 
 #define BIT(n)		(1U << (n))
-#define NVME		BIT(MMIOTRAP_DECODER_NVME)
-#define VIRTIO_PCI	BIT(MMIOTRAP_DECODER_VIRTIO_PCI)
-#define VIRTIO_LEGACY	BIT(MMIOTRAP_DECODER_VIRTIO_LEGACY)
-#define BITFIELD	BIT(MMIOTRAP_DECODER_BITFIELD)
 /* needed_by of a key every mapping of its kind must have. */
 #define ALWAYS		(~0U)
 #define PID_MAX		0x7fffffff
-#define PIO_END		0x10000ULL
 
-struct parser {
-	struct policy *p;
-	yaml_document_t doc;
-	bool oom;
-};
 
 /* What a node holds. A plain scalar is typed by its text, as YAML does. */
 enum type { T_NULL, T_BOOL, T_NUMBER, T_STRING, T_LIST, T_MAPPING };
@@ -38,12 +28,21 @@ static const char *const type_names[] = {
 	[T_STRING] = "a string", [T_LIST] = "a list", [T_MAPPING] = "a mapping",
 };
 
+struct parser;
+
 /* A key a mapping may have, and what parses its value into the mapping's object. */
 struct key {
 	const char *name;
 	bool (*parse)(struct parser *ps, void *obj, const char *key, yaml_node_t *val);
 	unsigned int decoders;	/* a parameter of these decoders only; 0: of any */
 	unsigned int needed_by;	/* the decoders that need it, or ALWAYS */
+};
+
+struct parser {
+	struct mmiotrap_policy *p;
+	yaml_document_t doc;
+	bool oom;
+	struct key region_keys[32];	/* region_keys, then the decoder table's; {} ends them */
 };
 
 /* One mapping being parsed against its keys. */
@@ -71,19 +70,30 @@ static void *grow(struct parser *ps, void *arr, int n, size_t size)
 	return a;
 }
 
-static struct policy_error *verror(struct parser *ps, int line, const char *key,
-				   const char *fmt, va_list ap)
+struct mmiotrap_policy_problem *policy_vproblem(struct mmiotrap_policy *p, int line,
+						const char *key, const char *fmt, va_list ap)
 {
-	struct policy *p = ps->p;
-	struct policy_error *e = grow(ps, p->errors, p->nerrors, sizeof(*e));
+	struct mmiotrap_policy_problem *e;
 
+	e = realloc(p->problems, (p->nproblems + 1) * sizeof(*e));
 	if (!e)
 		return NULL;
-	p->errors = e;
-	e += p->nerrors++;
+	p->problems = e;
+	e += p->nproblems++;
+	memset(e, 0, sizeof(*e));
+	e->file = p->file;
 	e->line = line;
 	snprintf(e->key, sizeof(e->key), "%s", key);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	return e;
+}
+
+static struct mmiotrap_policy_problem *verror(struct parser *ps, int line, const char *key,
+					      const char *fmt, va_list ap)
+{
+	struct mmiotrap_policy_problem *e = policy_vproblem(ps->p, line, key, fmt, ap);
+
+	ps->oom |= !e;
 	return e;
 }
 
@@ -101,7 +111,7 @@ void error_line(struct parser *ps, int line, const char *key, const char *fmt, .
 static __attribute__((format(printf, 3, 4)))
 void syntax_error(struct parser *ps, int line, const char *fmt, ...)
 {
-	struct policy_error *e;
+	struct mmiotrap_policy_problem *e;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -261,16 +271,12 @@ static bool get_name(struct parser *ps, const yaml_node_t *n, const char *key,
 		     char *buf, size_t size)
 {
 	const char *s = get_string(ps, n, key);
-	size_t i;
 
 	if (!s)
 		return false;
 	if (strlen(s) >= size)
 		return error_at(ps, n, key, "'%s' is longer than %zu characters", s, size - 1);
-	for (i = 0; s[i]; i++)
-		if (!isalnum((unsigned char)s[i]) && !(i && strchr("_.-", s[i])))
-			break;
-	if (s[i] || !isalpha((unsigned char)s[0]))
+	if (!mmiotrap_valid_name(s))
 		return error_at(ps, n, key,
 				"bad name '%s': use letters, digits, '_', '.', '-', starting with a letter",
 				s);
@@ -386,7 +392,9 @@ static bool parse_widths(struct parser *ps, void *obj, const char *key, yaml_nod
 	struct policy_region *r = obj;
 	yaml_node_item_t *it;
 	yaml_node_t *n;
+	char num[24];
 	bool ok = true;
+	__u8 one;
 	__u64 w;
 
 	if (!want(ps, v, key, T_LIST))
@@ -397,7 +405,8 @@ static bool parse_widths(struct parser *ps, void *obj, const char *key, yaml_nod
 		n = node(ps, *it);
 		if (!get_number(ps, n, key, 0, ~0ULL, &w))
 			ok = false;
-		else if (w > 8 || (w & (w - 1)) || !w)
+		else if (snprintf(num, sizeof(num), "%llu", (unsigned long long)w),
+			 mmiotrap_parse_widths(num, &one, NULL))
 			ok = error_at(ps, n, key, "%llu is not a width: want 1, 2, 4 or 8", w);
 		else if (r->opts.widths & w)
 			ok = error_at(ps, n, key, "width %llu given twice", w);
@@ -433,79 +442,27 @@ static bool parse_decoder(struct parser *ps, void *obj, const char *key, yaml_no
 	return true;
 }
 
-static bool parse_bar0(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+/* A decoder's number or flag, by its row in the decoder table. */
+static bool parse_param(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
 {
 	struct policy_region *r = obj;
-
-	return get_number(ps, v, key, 0, ~0ULL, &r->opts.params.nvme.bar0);
-}
-
-static bool parse_dstrd(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
-{
-	struct policy_region *r = obj;
-	__u64 n;
-
-	if (!get_number(ps, v, key, 0, 15, &n))
-		return false;
-	r->opts.params.nvme.dstrd = n;
-	return true;
-}
-
-/* As many queues as each decoder's parameters can hold. */
-static bool parse_queues(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
-{
-	struct policy_region *r = obj;
-	union mmiotrap_decoder_params *p = &r->opts.params;
-	__u64 n;
-
-	switch (r->opts.decoder) {
-	case MMIOTRAP_DECODER_NVME:
-		if (!get_number(ps, v, key, 1, 0xffffffff, &n))
-			return false;
-		p->nvme.queues = n;
-		return true;
-	case MMIOTRAP_DECODER_VIRTIO_PCI:
-		if (!get_number(ps, v, key, 1, 0xffff, &n))
-			return false;
-		p->virtio.queues = n;
-		return true;
-	default:
-		if (!get_number(ps, v, key, 1, 0x10000, &n))
-			return false;
-		p->legacy.queues = n;
-		return true;
-	}
-}
-
-static bool parse_notify_base(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
-{
-	struct policy_region *r = obj;
-
-	return get_number(ps, v, key, 0, ~0ULL, &r->opts.params.virtio.notify_base);
-}
-
-static bool parse_multiplier(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
-{
-	struct policy_region *r = obj;
-	__u64 n;
-
-	if (!get_number(ps, v, key, 0, 0xffffffff, &n))
-		return false;
-	r->opts.params.virtio.multiplier = n;
-	return true;
-}
-
-/* notification_data and packed: the virtio features the driver negotiated. */
-static bool parse_virtio_flag(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
-{
-	struct policy_region *r = obj;
+	const struct mmiotrap_decoder_param *param = mmiotrap_decoder_param(r->opts.decoder, key);
+	char msg[128];
 	bool on;
+	__u64 n;
 
-	if (!get_bool(ps, v, key, &on))
+	if (!param)
 		return false;
-	if (on)
-		r->opts.params.virtio.flags |= strcmp(key, "packed") ?
-			MMIOTRAP_VIRTIO_NOTIFICATION_DATA : MMIOTRAP_VIRTIO_PACKED;
+	if (param->kind == MMIOTRAP_PARAM_FLAG) {
+		if (!get_bool(ps, v, key, &on))
+			return false;
+		n = on;
+	} else if (!get_number(ps, v, key, 0, ~0ULL, &n)) {
+		return false;
+	}
+	if (param_problem(param, n, msg, sizeof(msg)))
+		return error_at(ps, v, key, "%s", msg);
+	param_set(&r->opts.params, param, n);
 	return true;
 }
 
@@ -521,7 +478,7 @@ static bool parse_field_name(struct parser *ps, void *obj, const char *key, yaml
 
 	if (!get_name(ps, v, key, f->b->name[f->i], sizeof(f->b->name[f->i])))
 		return false;
-	/* The fields are members of each event's JSON object: one each. */
+	/* The fields are members of each event's JSON object: one each (decoder.c). */
 	for (j = 0; j < f->i; j++)
 		if (!strcmp(f->b->name[j], f->b->name[f->i]))
 			return error_at(ps, v, key, "field '%s' given twice", f->b->name[j]);
@@ -587,18 +544,35 @@ static const struct key region_keys[] = {
 	[K_WIDTHS]	= { "widths",		parse_widths,		0, 0 },
 	[K_MODE]	= { "mode",		parse_mode,		0, 0 },
 	[K_DECODER]	= { "decoder",		parse_decoder,		0, 0 },
-	/* The decoders' parameters. */
-	{ "bar0",		parse_bar0,		NVME, NVME },
-	{ "dstrd",		parse_dstrd,		NVME, 0 },
-	{ "queues",		parse_queues,		NVME | VIRTIO_PCI | VIRTIO_LEGACY,
-						NVME | VIRTIO_PCI | VIRTIO_LEGACY },
-	{ "notify_base",	parse_notify_base,	VIRTIO_PCI, VIRTIO_PCI },
-	{ "multiplier",		parse_multiplier,	VIRTIO_PCI, 0 },
-	{ "notification_data",	parse_virtio_flag,	VIRTIO_PCI, 0 },
-	{ "packed",		parse_virtio_flag,	VIRTIO_PCI, 0 },
-	{ "fields",		parse_fields,		BITFIELD, BITFIELD },
-	{}
 };
+
+#define NR_REGION_KEYS	(sizeof(region_keys) / sizeof(region_keys[0]))
+
+/* The keys of the decoders' parameters, from the decoder table, after region_keys. */
+static void add_param_keys(struct parser *ps)
+{
+	const struct mmiotrap_decoder_info *info;
+	const struct mmiotrap_decoder_param *param;
+	struct key *k;
+	int d, i, j, n;
+
+	memcpy(ps->region_keys, region_keys, sizeof(region_keys));
+	n = NR_REGION_KEYS;
+	for (d = 0; (info = mmiotrap_decoder_info(d)); d++) {
+		for (i = 0; i < info->nparams; i++) {
+			param = &info->params[i];
+			j = find_key(ps->region_keys, param->name);
+			k = &ps->region_keys[j < 0 ? n++ : j];
+			if (j < 0) {
+				k->name = param->name;
+				k->parse = param->kind == MMIOTRAP_PARAM_FIELDS ? parse_fields :
+					   parse_param;
+			}
+			k->decoders |= BIT(d);
+			k->needed_by |= param->required ? BIT(d) : 0;
+		}
+	}
+}
 
 /* The decoder's value: which parameters a region takes depends on it. */
 static yaml_node_t *decoder_node(struct parser *ps, yaml_node_t *map)
@@ -622,32 +596,29 @@ static void check_range(struct parser *ps, struct policy_region *r, const struct
 {
 	struct mmiotrap_region_opts *o = &r->opts;
 	unsigned int need = BIT(K_ADDR) | BIT(K_LEN);
+	char msg[128];
 
 	if ((w->ok & need) != need || (w->given & ~w->ok & BIT(K_BUS))) {
 		o->len = 0;
 		return;
 	}
-	if (o->bus == MMIOTRAP_BUS_PIO && o->addr >= PIO_END)
-		error_line(ps, r->addr_line, "addr", "port 0x%llx is beyond 0xffff",
-			   (unsigned long long)o->addr);
-	else if (o->bus == MMIOTRAP_BUS_PIO && o->len > PIO_END - o->addr)
-		error_line(ps, r->len_line, "len",
-			   "pio 0x%llx len 0x%llx runs past the end of the 64 KiB port space",
-			   (unsigned long long)o->addr, (unsigned long long)o->len);
-	else if (o->len - 1 > ~0ULL - o->addr)
-		error_line(ps, r->len_line, "len",
-			   "mmio 0x%llx len 0x%llx runs past the end of the address space",
-			   (unsigned long long)o->addr, (unsigned long long)o->len);
-	else
+	switch (range_problem(o->bus, o->addr, o->len, msg, sizeof(msg))) {
+	case 0:
 		return;
+	case -EDOM:
+		error_line(ps, r->addr_line, "addr", "%s", msg);
+		break;
+	default:
+		error_line(ps, r->len_line, "len", "%s", msg);
+	}
 	o->len = 0;
 }
 
 static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 {
-	struct policy *p = ps->p;
+	struct mmiotrap_policy *p = ps->p;
 	struct policy_region *r = grow(ps, p->regions, p->nregions, sizeof(*r));
-	struct walk w = { .keys = region_keys, .what = "a region", .dec_bit = ALWAYS };
+	struct walk w = { .keys = ps->region_keys, .what = "a region", .dec_bit = ALWAYS };
 	char what[64] = "a region";
 	yaml_node_t *dec;
 
@@ -742,7 +713,7 @@ static const struct key entry_keys[] = {
 
 static void parse_entry(struct parser *ps, yaml_node_t *map)
 {
-	struct policy *p = ps->p;
+	struct mmiotrap_policy *p = ps->p;
 	struct policy_vm *vm = grow(ps, p->vms, p->nvms, sizeof(*vm));
 	int index = p->nvms;
 	struct walk w = { .keys = entry_keys, .obj = &index, .what = "a vms entry",
@@ -881,18 +852,18 @@ static bool same_vm(const struct policy_vm *a, const struct policy_vm *b)
 	return a->pid && a->pid == b->pid;
 }
 
-static bool overlap(const struct policy *p, const struct policy_region *a,
+static bool overlap(const struct mmiotrap_policy *p, const struct policy_region *a,
 		    const struct policy_region *b)
 {
 	return a->opts.len && b->opts.len && a->opts.bus == b->opts.bus &&
 	       same_vm(&p->vms[a->vm], &p->vms[b->vm]) &&
-	       policy_overlap(a->opts.addr, a->opts.len, b->opts.addr, b->opts.len);
+	       mmiotrap_overlap(a->opts.addr, a->opts.len, b->opts.addr, b->opts.len);
 }
 
 /* Region @i against those before it: names are global, ranges per VM and bus. */
 static void cross_check(struct parser *ps, int i)
 {
-	struct policy *p = ps->p;
+	struct mmiotrap_policy *p = ps->p;
 	struct policy_region *a = &p->regions[i], *b;
 	bool named = false, overlapped = false;
 	int j;
@@ -908,7 +879,7 @@ static void cross_check(struct parser *ps, int i)
 		if (!overlapped && overlap(p, a, b)) {
 			error_line(ps, a->addr_line, "addr",
 				   "%s 0x%llx len 0x%llx overlaps region '%s' (line %d) of the same vm",
-				   a->opts.bus == MMIOTRAP_BUS_PIO ? "pio" : "mmio",
+				   bus_name(a->opts.bus),
 				   (unsigned long long)a->opts.addr, (unsigned long long)a->opts.len,
 				   b->name, b->line);
 			overlapped = true;
@@ -917,20 +888,20 @@ static void cross_check(struct parser *ps, int i)
 }
 
 /* By line; a stable sort, so that one line's errors keep their order. */
-static void sort_errors(struct policy *p)
+static void sort_errors(struct mmiotrap_policy *p)
 {
-	struct policy_error e;
+	struct mmiotrap_policy_problem e;
 	int i, j;
 
-	for (i = 1; i < p->nerrors; i++) {
-		e = p->errors[i];
-		for (j = i; j > 0 && p->errors[j - 1].line > e.line; j--)
-			p->errors[j] = p->errors[j - 1];
-		p->errors[j] = e;
+	for (i = 1; i < p->nproblems; i++) {
+		e = p->problems[i];
+		for (j = i; j > 0 && p->problems[j - 1].line > e.line; j--)
+			p->problems[j] = p->problems[j - 1];
+		p->problems[j] = e;
 	}
 }
 
-int policy_read(struct policy *p, const char *file)
+static int policy_load(struct mmiotrap_policy *p, const char *file)
 {
 	struct parser ps = { .p = p };
 	bool std = !strcmp(file, "-");
@@ -939,8 +910,9 @@ int policy_read(struct policy *p, const char *file)
 	FILE *f;
 	int err, i;
 
-	memset(p, 0, sizeof(*p));
-	p->file = std ? "<stdin>" : file;
+	p->file = strdup(std ? "<stdin>" : file);
+	if (!p->file)
+		return -ENOMEM;
 	f = std ? stdin : fopen(file, "re");
 	if (!f)
 		return -errno;
@@ -950,6 +922,7 @@ int policy_read(struct policy *p, const char *file)
 		fclose(f);
 	if (err)
 		return err;
+	add_param_keys(&ps);
 	load(&ps, buf, len);
 	free(buf);
 	for (i = 0; i < p->nregions; i++) {
@@ -960,109 +933,58 @@ int policy_read(struct policy *p, const char *file)
 	return ps.oom ? -ENOMEM : 0;
 }
 
-void policy_free(struct policy *p)
+int mmiotrap_policy_read(struct mmiotrap_policy **pp, const char *file)
+{
+	struct mmiotrap_policy *p;
+	int err;
+
+	if (!pp || !file)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	err = policy_load(p, file);
+	if (err) {
+		mmiotrap_policy_free(p);
+		return err;
+	}
+	*pp = p;
+	return 0;
+}
+
+void mmiotrap_policy_free(struct mmiotrap_policy *p)
 {
 	int i;
 
+	if (!p)
+		return;
 	for (i = 0; i < p->nvms; i++)
 		free(p->vms[i].name);
 	free(p->vms);
 	free(p->regions);
-	free(p->errors);
-	memset(p, 0, sizeof(*p));
+	free(p->problems);
+	free((char *)p->file);
+	free(p);
 }
 
-/* The element of a QEMU option at *@s, up to a lone ',', with ",," made ',', in place. */
-static char *next_element(char **s)
+const char *mmiotrap_policy_file(const struct mmiotrap_policy *p)
 {
-	char *in = *s, *out = *s, *elem = *s;
-
-	while (*in && !(*in == ',' && in[1] != ',')) {
-		if (*in == ',')
-			in++;
-		*out++ = *in++;
-	}
-	*s = *in ? in + 1 : in;
-	*out = '\0';
-	return elem;
+	return p->file;
 }
 
-/* -name's value is "NAME[,...]" or "guest=NAME[,...]", among other options. */
-static char *guest_name(char *opt)
+int mmiotrap_policy_vms(const struct mmiotrap_policy *p)
 {
-	char *elem, *s = opt;
-	bool first = true;
-
-	while (*s) {
-		elem = next_element(&s);
-		if (first && !strchr(elem, '='))
-			return elem;
-		if (!strncmp(elem, "guest=", 6))
-			return elem + 6;
-		first = false;
-	}
-	return NULL;
+	return p->nvms;
 }
 
-/* The value of process @pid's last -name (QEMU takes the last); free() it. */
-static int name_arg(__u32 pid, char **value)
+int mmiotrap_policy_regions(const struct mmiotrap_policy *p)
 {
-	char path[64], *arg = NULL;
-	bool next = false;
-	size_t size = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
-	*value = NULL;
-	while (getdelim(&arg, &size, '\0', f) > 0) {
-		if (next) {
-			free(*value);
-			*value = strdup(arg);
-		}
-		next = !strcmp(arg, "-name") || !strcmp(arg, "--name");
-	}
-	free(arg);
-	fclose(f);
-	return *value ? 0 : -ENOENT;
+	return p->nregions;
 }
 
-int policy_vm_name(__u32 pid, char *buf, size_t size)
+int mmiotrap_policy_problems(const struct mmiotrap_policy *p,
+			     const struct mmiotrap_policy_problem **problems)
 {
-	char *value, *name;
-	int err = name_arg(pid, &value);
-
-	if (err)
-		return err;
-	name = guest_name(value);
-	if (name)
-		snprintf(buf, size, "%s", name);
-	free(value);
-	return name ? 0 : -ENOENT;
-}
-
-int policy_find_vm(const char *name, __u32 *pids, int max)
-{
-	struct dirent *de;
-	char *value, *guest, *end;
-	unsigned long pid;
-	int n = 0;
-	DIR *d;
-
-	d = opendir("/proc");
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		pid = strtoul(de->d_name, &end, 10);
-		if (*end || !pid || pid > PID_MAX || name_arg(pid, &value))
-			continue;
-		guest = guest_name(value);
-		if (guest && !strcmp(guest, name) && n++ < max)
-			pids[n - 1] = pid;
-		free(value);
-	}
-	closedir(d);
-	return n;
+	*problems = p->problems;
+	return p->nproblems;
 }

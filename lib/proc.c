@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* What /proc says of a VMM process. */
+/* What /proc says of a VMM process: when it started, what QEMU -name it has. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -37,4 +39,99 @@ int proc_start_ticks(__u32 pid, __u64 *ticks)
 		return -EIO;
 	*ticks = start;
 	return 0;
+}
+
+/* The element of a QEMU option at *@s, up to a lone ',', with ",," made ',', in place. */
+static char *next_element(char **s)
+{
+	char *in = *s, *out = *s, *elem = *s;
+
+	while (*in && !(*in == ',' && in[1] != ',')) {
+		if (*in == ',')
+			in++;
+		*out++ = *in++;
+	}
+	*s = *in ? in + 1 : in;
+	*out = '\0';
+	return elem;
+}
+
+/* -name's value is "NAME[,...]" or "guest=NAME[,...]", among other options. */
+static char *guest_name(char *opt)
+{
+	char *elem, *s = opt;
+	bool first = true;
+
+	while (*s) {
+		elem = next_element(&s);
+		if (first && !strchr(elem, '='))
+			return elem;
+		if (!strncmp(elem, "guest=", 6))
+			return elem + 6;
+		first = false;
+	}
+	return NULL;
+}
+
+/* The value of process @pid's last -name (QEMU takes the last); free() it. */
+static int name_arg(__u32 pid, char **value)
+{
+	char path[64], *arg = NULL;
+	bool next = false;
+	size_t size = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	*value = NULL;
+	while (getdelim(&arg, &size, '\0', f) > 0) {
+		if (next) {
+			free(*value);
+			*value = strdup(arg);
+		}
+		next = !strcmp(arg, "-name") || !strcmp(arg, "--name");
+	}
+	free(arg);
+	fclose(f);
+	return *value ? 0 : -ENOENT;
+}
+
+int mmiotrap_vm_name(__u32 pid, char *buf, size_t size)
+{
+	char *value, *name;
+	int err = name_arg(pid, &value);
+
+	if (err)
+		return err;
+	name = guest_name(value);
+	if (name)
+		snprintf(buf, size, "%s", name);
+	free(value);
+	return name ? 0 : -ENOENT;
+}
+
+int mmiotrap_find_vm(const char *name, __u32 *pids, int max)
+{
+	struct dirent *de;
+	char *value, *guest, *end;
+	unsigned long pid;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		pid = strtoul(de->d_name, &end, 10);
+		if (*end || !pid || pid > 0x7fffffff || name_arg(pid, &value))
+			continue;
+		guest = guest_name(value);
+		if (guest && !strcmp(guest, name) && n++ < max)
+			pids[n - 1] = pid;
+		free(value);
+	}
+	closedir(d);
+	return n;
 }

@@ -7,12 +7,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include "internal.h"
 
 #define MAX_BLOCKS	128
+#define PIO_END		0x10000ULL
 
 struct block {
 	__u64 addr;
@@ -226,11 +228,11 @@ static int prune_stale(struct mmiotrap *mt, __u32 pid, __u64 ticks)
 	return 0;
 }
 
-static bool valid_name(const char *name)
+bool mmiotrap_valid_name(const char *name)
 {
 	size_t i;
 
-	if (!isalpha((unsigned char)name[0]))
+	if (!name || !isalpha((unsigned char)name[0]))
 		return false;
 	for (i = 1; name[i]; i++)
 		if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
@@ -238,69 +240,86 @@ static bool valid_name(const char *name)
 	return true;
 }
 
-static bool valid_field_name(const char *name, size_t size)
+bool mmiotrap_overlap(__u64 a, __u64 alen, __u64 b, __u64 blen)
 {
-	size_t n = strnlen(name, size);
-
-	return n && n < size && valid_name(name);
+	return a - b < blen || b - a < alen;
 }
 
-/* Parameters a decoder cannot work with are refused, not mis-decoded. */
-static int check_decoder(const struct mmiotrap_region_opts *o)
+const char *bus_name(enum mmiotrap_bus bus)
 {
-	const union mmiotrap_decoder_params *p = &o->params;
-	int i, fields = 0;
+	return bus == MMIOTRAP_BUS_PIO ? "pio" : "mmio";
+}
 
-	switch (o->decoder) {
-	case MMIOTRAP_DECODER_RAW:
-		return 0;
-	case MMIOTRAP_DECODER_NVME:
-		return p->nvme.queues && p->nvme.dstrd <= 15 ? 0 : -EINVAL;
-	case MMIOTRAP_DECODER_VIRTIO_PCI:
-		return p->virtio.queues &&
-		       !(p->virtio.flags & ~(MMIOTRAP_VIRTIO_NOTIFICATION_DATA |
-					     MMIOTRAP_VIRTIO_PACKED)) ? 0 : -EINVAL;
-	case MMIOTRAP_DECODER_VIRTIO_LEGACY:
-		return p->legacy.queues && p->legacy.queues <= 0x10000 ? 0 : -EINVAL;
-	case MMIOTRAP_DECODER_BITFIELD:
-		for (i = 0; i < MMIOTRAP_FIELDS; i++) {
-			if (!p->bitfield.mask[i])
-				continue;
-			if (p->bitfield.shift[i] > 63 ||
-			    !valid_field_name(p->bitfield.name[i], sizeof(p->bitfield.name[i])))
-				return -EINVAL;
-			fields++;
-		}
-		return fields ? 0 : -EINVAL;
-	default:
-		return -EINVAL;
+/* MMIO may reach the very top of the 64-bit space; PIO ends at 64K. */
+int range_problem(enum mmiotrap_bus bus, __u64 addr, __u64 len, char *msg, size_t size)
+{
+	const unsigned long long a = addr, l = len;
+
+	if (bus == MMIOTRAP_BUS_PIO && addr >= PIO_END) {
+		snprintf(msg, size, "port 0x%llx is beyond 0xffff", a);
+		return -EDOM;
 	}
+	if (bus == MMIOTRAP_BUS_PIO && len > PIO_END - addr)
+		snprintf(msg, size, "pio 0x%llx len 0x%llx runs past the end of the 64 KiB port space",
+			 a, l);
+	else if (bus != MMIOTRAP_BUS_PIO && len - 1 > ~0ULL - addr)
+		snprintf(msg, size, "mmio 0x%llx len 0x%llx runs past the end of the address space",
+			 a, l);
+	else
+		return 0;
+	return -ERANGE;
+}
+
+int mmiotrap_parse_widths(const char *arg, __u8 *widths, const char **bad)
+{
+	const char *tok = arg;
+	size_t len;
+	__u8 w = 0;
+
+	if (!arg || !widths)
+		return -EINVAL;
+	for (; *tok; tok += len + !!tok[len]) {
+		len = strcspn(tok, ",");
+		if (len != 1 || !strchr("1248", *tok))
+			break;
+		w |= *tok - '0';
+	}
+	if (bad)
+		*bad = tok;
+	if (*tok || !w)
+		return -EINVAL;
+	*widths = w;
+	return 0;
 }
 
 static int check_opts(const struct mmiotrap_region_opts *o)
 {
-	__u64 end = o->bus == MMIOTRAP_BUS_PIO ? 0x10000 : 0;
+	char msg[128];
+	int err;
 
 	if (!o->len || (o->widths & ~MMIOTRAP_WIDTHS_ALL) || (o->flags & ~MMIOTRAP_REGION_POLICY) ||
 	    (o->want_fast & ~(o->widths ?: MMIOTRAP_WIDTHS_ALL)))
 		return -EINVAL;
 	if (o->bus != MMIOTRAP_BUS_MMIO && o->bus != MMIOTRAP_BUS_PIO)
 		return -EINVAL;
-	/* MMIO may reach the very top of the 64-bit space; PIO ends at 64K. */
-	if (end ? o->addr >= end || o->len > end - o->addr : o->len - 1 > ~0ULL - o->addr)
+	if (range_problem(o->bus, o->addr, o->len, msg, sizeof(msg))) {
+		pr_warn("%s\n", msg);
 		return -ERANGE;
+	}
 	if (o->name && strlen(o->name) >= MMIOTRAP_NAME_LEN)
 		return -ENAMETOOLONG;
-	if (o->name && *o->name && !valid_name(o->name))
+	if (o->name && *o->name && !mmiotrap_valid_name(o->name))
 		return -EINVAL;
-	return check_decoder(o);
+	err = decoder_problem(o->decoder, &o->params, msg, sizeof(msg));
+	if (err)
+		pr_warn("%s\n", msg);
+	return err;
 }
 
 static bool overlaps(const struct mmiotrap_region *r, const struct mmiotrap_region_opts *o)
 {
-	if (r->vm != o->vm || r->bus != o->bus)
-		return false;
-	return o->addr - r->addr < r->len || r->addr - o->addr < o->len;
+	return r->vm == o->vm && r->bus == o->bus &&
+	       mmiotrap_overlap(o->addr, o->len, r->addr, r->len);
 }
 
 /*
@@ -322,10 +341,16 @@ static int check_conflicts(struct mmiotrap *mt, const struct mmiotrap_region_opt
 		if (pruning && r.vm == o->vm)
 			continue;
 		used[id] = true;
-		if (o->name && *o->name && !strncmp(r.name, o->name, sizeof(r.name)))
+		if (o->name && *o->name && !strncmp(r.name, o->name, sizeof(r.name))) {
+			pr_warn("a region named '%s' exists already\n", o->name);
 			return -EEXIST;
-		if (overlaps(&r, o))
+		}
+		if (overlaps(&r, o)) {
+			pr_warn("%s 0x%llx len 0x%llx overlaps region %u (%s) of vm %u\n",
+				bus_name(o->bus), (unsigned long long)o->addr,
+				(unsigned long long)o->len, r.id, *r.name ? r.name : "-", o->vm);
 			return -EADDRINUSE;
+		}
 	}
 	for (id = 1; id < MMIOTRAP_MAX_REGIONS; id++) {
 		if (!used[id]) {
@@ -430,7 +455,8 @@ int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast)
 	return err;
 }
 
-int mmiotrap_region_del(struct mmiotrap *mt, __u32 id)
+/* @fast_too: the VMM lets its own fast region go, ioeventfds gone first. */
+int region_del(struct mmiotrap *mt, __u32 id, bool fast_too)
 {
 	struct mmiotrap_region r;
 	int err;
@@ -439,33 +465,21 @@ int mmiotrap_region_del(struct mmiotrap *mt, __u32 id)
 	if (err)
 		return err;
 	err = mmiotrap_region_get(mt, id, &r);
+	/* Its ioeventfds would go on completing writes that nobody then sees. */
+	if (!err && !fast_too && r.fast_widths && !mmiotrap_region_stale(mt, &r)) {
+		pr_warn("region '%s' is fast: its VMM (pid %u) owns the ioeventfds and must let it go (mmiotrap_fast_del)\n",
+			*r.name ? r.name : "-", r.vm);
+		err = -EBUSY;
+	}
 	if (!err)
 		err = region_remove(mt, &r);
 	regions_unlock(mt);
 	return err;
 }
 
-static const char *const decoder_names[MMIOTRAP_DECODER_MAX] = {
-	[MMIOTRAP_DECODER_RAW]		 = "raw",
-	[MMIOTRAP_DECODER_NVME]		 = "nvme",
-	[MMIOTRAP_DECODER_VIRTIO_PCI]	 = "virtio-pci",
-	[MMIOTRAP_DECODER_VIRTIO_LEGACY] = "virtio-legacy",
-	[MMIOTRAP_DECODER_BITFIELD]	 = "bitfield",
-};
-
-int mmiotrap_decoder_by_name(const char *name)
+int mmiotrap_region_del(struct mmiotrap *mt, __u32 id)
 {
-	int i;
-
-	for (i = 0; i < MMIOTRAP_DECODER_MAX; i++)
-		if (name && !strcmp(name, decoder_names[i]))
-			return i;
-	return -EINVAL;
-}
-
-const char *mmiotrap_decoder_str(enum mmiotrap_decoder decoder)
-{
-	return decoder < MMIOTRAP_DECODER_MAX ? decoder_names[decoder] : "unknown";
+	return region_del(mt, id, false);
 }
 
 const char *mmiotrap_kind_str(enum mmiotrap_kind kind)

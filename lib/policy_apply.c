@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Applying a policy. A policy owns the regions flagged
+ * MMIOTRAP_REGION_POLICY, and apply makes them what the file says. It
+ * checks every step before it takes the first, and when one still fails it
+ * undoes the steps taken, so that a failed apply leaves the regions as they
+ * were. What stopped it is the policy's last problem.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "policy.h"
+
+/* What apply does with a region of the file. */
+enum change { KEEP, ADD, CHANGE };
+
+struct plan {
+	struct mmiotrap *mt;
+	struct mmiotrap_policy *p;
+	const struct mmiotrap_policy_apply_opts *opts;
+	__u32 *pid;			/* of each VM of the file */
+	enum change *change;		/* of each region of the file */
+	struct mmiotrap_region live[MMIOTRAP_MAX_REGIONS];
+	int nlive;
+	int wanted[MMIOTRAP_MAX_REGIONS];	/* live[i]'s region in the file, or -1 */
+	bool drop[MMIOTRAP_MAX_REGIONS];	/* live[i] goes: removed, or changed */
+	bool dropped[MMIOTRAP_MAX_REGIONS];	/* and is gone */
+	__u32 added[MMIOTRAP_MAX_REGIONS];	/* the ids added so far */
+	int nadded;
+};
+
+/* What stopped the apply, at @line and @key of the file (0 and "": none); returns @err. */
+static __attribute__((format(printf, 5, 6)))
+int file_error(const struct plan *pl, int err, int line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (!policy_vproblem(pl->p, line, key, fmt, ap))
+		err = -ENOMEM;
+	va_end(ap);
+	return err;
+}
+
+#define plan_error(pl, err, fmt, ...)	file_error(pl, err, 0, "", fmt, ##__VA_ARGS__)
+
+/* The pid of each VM: a pid must exist, a -name must match one process. */
+static int resolve_vm(struct plan *pl, int i)
+{
+	const struct policy_vm *vm = &pl->p->vms[i];
+	__u32 pids[8];
+	char list[128];
+	int n, k, len = 0;
+
+	if (!vm->name) {
+		if (kill(vm->pid, 0) && errno == ESRCH)
+			return file_error(pl, -ESRCH, vm->line, "pid", "no process %u", vm->pid);
+		pl->pid[i] = vm->pid;
+		return 0;
+	}
+	n = mmiotrap_find_vm(vm->name, pids, 8);
+	if (n < 0)
+		return plan_error(pl, n, "cannot read /proc: %s", strerror(-n));
+	if (!n)
+		return file_error(pl, -ESRCH, vm->line, "name", "no process has -name '%s'",
+				  vm->name);
+	if (n > 1) {
+		for (k = 0; k < n && k < 8; k++)
+			len += snprintf(list + len, sizeof(list) - len, "%s%u", k ? ", " : "", pids[k]);
+		return file_error(pl, -ESRCH, vm->line, "name", "-name '%s' matches %d processes: %s%s",
+				  vm->name, n, list, n > 8 ? ", ..." : "");
+	}
+	pl->pid[i] = pids[0];
+	return 0;
+}
+
+static int resolve(struct plan *pl)
+{
+	int i, err = 0;
+
+	for (i = 0; i < pl->p->nvms && !err; i++)
+		err = resolve_vm(pl, i);
+	return err;
+}
+
+static int load_live(struct plan *pl)
+{
+	__u32 id = 0;
+	int err;
+
+	for (;;) {
+		err = mmiotrap_region_next(pl->mt, id, &pl->live[pl->nlive]);
+		if (err == -ENOENT)
+			return 0;
+		if (err)
+			return plan_error(pl, err, "cannot read the regions: %s", strerror(-err));
+		id = pl->live[pl->nlive].id;
+		pl->wanted[pl->nlive++] = -1;
+	}
+}
+
+/* Region @i of the file as apply adds it. */
+static struct mmiotrap_region_opts desired(const struct plan *pl, int i)
+{
+	const struct policy_region *r = &pl->p->regions[i];
+	struct mmiotrap_region_opts o = r->opts;
+
+	o.vm = pl->pid[r->vm];
+	o.flags = MMIOTRAP_REGION_POLICY;
+	/* Only the VMM can make it fast: it adopts what the policy asks for. */
+	o.want_fast = r->fast ? o.widths ?: MMIOTRAP_WIDTHS_ALL : 0;
+	return o;
+}
+
+/*
+ * Is the live region what the file wants, and still armed for its process?
+ * Whether its VMM has adopted it yet, making it fast, is the VMM's business.
+ */
+static bool same(const struct plan *pl, const struct mmiotrap_region *r, int i)
+{
+	struct mmiotrap_region_opts o = desired(pl, i);
+
+	return r->vm == o.vm && r->bus == o.bus && r->addr == o.addr && r->len == o.len &&
+	       r->widths == (o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL) &&
+	       r->decoder == o.decoder && !memcmp(&r->params, &o.params, sizeof(r->params)) &&
+	       r->want_fast == o.want_fast && !(r->fast_widths & ~r->want_fast) &&
+	       !mmiotrap_region_stale(pl->mt, r);
+}
+
+static int live_by_name(const struct plan *pl, const char *name)
+{
+	int i;
+
+	for (i = 0; i < pl->nlive; i++)
+		if (!strncmp(pl->live[i].name, name, MMIOTRAP_NAME_LEN))
+			return i;
+	return -1;
+}
+
+/*
+ * A fast region's ioeventfds are its VMM's: without the trap's region they
+ * would complete writes that nobody sees. Only the VMM can let them go.
+ */
+static bool adopted(const struct plan *pl, const struct mmiotrap_region *r)
+{
+	if (!r->fast_widths || mmiotrap_region_stale(pl->mt, r))
+		return false;
+	plan_error(pl, -EBUSY, "region '%s' is fast, adopted by its VMM (pid %u): the VMM must let it go first (mmiotrap_fast_del)",
+		  r->name, r->vm);
+	return true;
+}
+
+/* Each region of the file is kept, added or changed; the policy's others go. */
+static int classify(struct plan *pl)
+{
+	const struct policy_region *r;
+	int i, l;
+
+	for (i = 0; i < pl->p->nregions; i++) {
+		r = &pl->p->regions[i];
+		l = live_by_name(pl, r->name);
+		if (l < 0) {
+			pl->change[i] = ADD;
+			continue;
+		}
+		if (!(pl->live[l].flags & MMIOTRAP_REGION_POLICY))
+			return file_error(pl, -EEXIST, r->name_line, "name",
+					  "region %u is named '%s' already, and is not the policy's",
+					  pl->live[l].id, r->name);
+		pl->wanted[l] = i;
+		pl->change[i] = same(pl, &pl->live[l], i) ? KEEP : CHANGE;
+		pl->drop[l] = pl->change[i] == CHANGE;
+	}
+	for (l = 0; l < pl->nlive; l++)
+		if ((pl->live[l].flags & MMIOTRAP_REGION_POLICY) && pl->wanted[l] < 0)
+			pl->drop[l] = true;
+	for (l = 0; l < pl->nlive; l++)
+		if (pl->drop[l] && adopted(pl, &pl->live[l]))
+			return -EBUSY;
+	return 0;
+}
+
+/*
+ * Region @i against the other regions of the file, whose VMs may turn out
+ * to be one process, and against the regions the policy does not own.
+ */
+static int check_overlap(const struct plan *pl, int i)
+{
+	const struct policy_region *r = &pl->p->regions[i];
+	struct mmiotrap_region_opts o = desired(pl, i), other;
+	const struct mmiotrap_region *l;
+	int j;
+
+	for (j = 0; j < i; j++) {
+		other = desired(pl, j);
+		if (o.vm == other.vm && o.bus == other.bus &&
+		    mmiotrap_overlap(o.addr, o.len, other.addr, other.len))
+			return file_error(pl, -EADDRINUSE, r->addr_line, "addr",
+					  "%s 0x%llx len 0x%llx overlaps region '%s' (line %d): both are of process %u",
+					  bus_name(o.bus), (unsigned long long)o.addr,
+					  (unsigned long long)o.len, other.name,
+					  pl->p->regions[j].line, o.vm);
+	}
+	for (l = pl->live; pl->change[i] != KEEP && l < pl->live + pl->nlive; l++) {
+		/* A stale region of this pid is pruned by the add. */
+		if (l->flags & MMIOTRAP_REGION_POLICY || l->vm != o.vm || l->bus != o.bus ||
+		    !mmiotrap_overlap(o.addr, o.len, l->addr, l->len) ||
+		    mmiotrap_region_stale(pl->mt, l))
+			continue;
+		return file_error(pl, -EADDRINUSE, r->addr_line, "addr",
+				  "%s 0x%llx len 0x%llx overlaps region %u (%s) of vm %u, which is not the policy's",
+				  bus_name(o.bus), (unsigned long long)o.addr, (unsigned long long)o.len,
+				  l->id, *l->name ? l->name : "-", o.vm);
+	}
+	return 0;
+}
+
+static int check_overlaps(struct plan *pl)
+{
+	int i, err = 0;
+
+	for (i = 0; i < pl->p->nregions && !err; i++)
+		err = check_overlap(pl, i);
+	return err;
+}
+
+static int check_room(const struct plan *pl)
+{
+	const struct policy_region *r;
+	int i, regions = 0, blocks = 0;
+
+	for (i = 0; i < pl->nlive; i++) {
+		if (pl->drop[i])
+			continue;
+		regions++;
+		blocks += mmiotrap_index_entries(pl->live[i].addr, pl->live[i].len);
+	}
+	for (i = 0; i < pl->p->nregions; i++) {
+		r = &pl->p->regions[i];
+		if (pl->change[i] == KEEP)
+			continue;
+		regions++;
+		blocks += mmiotrap_index_entries(r->opts.addr, r->opts.len);
+	}
+	if (regions > MMIOTRAP_MAX_REGIONS - 1)
+		return plan_error(pl, -ENOSPC, "no room: there would be %d regions, %d at most",
+				 regions, MMIOTRAP_MAX_REGIONS - 1);
+	if (blocks > MMIOTRAP_INDEX_ENTRIES)
+		return plan_error(pl, -ENOSPC, "no room: the regions would take %d entries of the address index, %d at most",
+				 blocks, MMIOTRAP_INDEX_ENTRIES);
+	return 0;
+}
+
+/* A live region as it was added, to add it back. */
+static struct mmiotrap_region_opts opts_of(const struct mmiotrap_region *r)
+{
+	return (struct mmiotrap_region_opts) {
+		.sz = sizeof(struct mmiotrap_region_opts),
+		.vm = r->vm,
+		.bus = r->bus,
+		.addr = r->addr,
+		.len = r->len,
+		.widths = r->widths,
+		.name = r->name,
+		.dispatched = r->action & MMIOTRAP_ACTION_QUIET,
+		.decoder = r->decoder,
+		.params = r->params,
+		.flags = r->flags,
+	};
+}
+
+/*
+ * Undo the steps taken: the regions added go, and the regions removed come
+ * back in id order, so that each gets its old id again unless a lower one
+ * was free. Their counters start again from zero.
+ */
+static int undo(struct plan *pl, const char *step, const char *name, int err)
+{
+	struct mmiotrap_region_opts o;
+	const char *lost = NULL;
+	int i, nlost = 0;
+
+	while (pl->nadded)
+		mmiotrap_region_del(pl->mt, pl->added[--pl->nadded]);
+	for (i = 0; i < pl->nlive; i++) {
+		if (!pl->dropped[i])
+			continue;
+		o = opts_of(&pl->live[i]);
+		if (mmiotrap_region_add(pl->mt, &o) < 0 && !nlost++)
+			lost = pl->live[i].name;
+	}
+	if (nlost)
+		return plan_error(pl, err, "cannot %s region '%s': %s; undoing the apply failed: lost region '%s'%s",
+				 step, name, strerror(-err), lost, nlost > 1 ? " and others" : "");
+	return plan_error(pl, err, "cannot %s region '%s': %s; nothing changed",
+			 step, name, strerror(-err));
+}
+
+/* Removals first: a changed region's name and range are free for it again. */
+static int execute(struct plan *pl)
+{
+	struct mmiotrap_region_opts o;
+	int i, id, err;
+
+	for (i = 0; i < pl->nlive; i++) {
+		if (!pl->drop[i])
+			continue;
+		err = mmiotrap_region_del(pl->mt, pl->live[i].id);
+		if (err)
+			return undo(pl, "remove", pl->live[i].name, err);
+		pl->dropped[i] = true;
+	}
+	for (i = 0; i < pl->p->nregions; i++) {
+		if (pl->change[i] == KEEP)
+			continue;
+		o = desired(pl, i);
+		id = mmiotrap_region_add(pl->mt, &o);
+		if (id < 0)
+			return undo(pl, "add", o.name, id);
+		pl->added[pl->nadded++] = id;
+	}
+	return 0;
+}
+
+/* Say what changed: the removed, then the file's regions in its order. */
+static void report(const struct plan *pl)
+{
+	mmiotrap_policy_change_fn fn = OPTS_GET(pl->opts, fn, NULL);
+	void *ctx = OPTS_GET(pl->opts, ctx, NULL);
+	int i;
+
+	for (i = 0; fn && i < pl->nlive; i++)
+		if (pl->drop[i] && pl->wanted[i] < 0)
+			fn(ctx, MMIOTRAP_POLICY_REMOVED, pl->live[i].name);
+	for (i = 0; fn && i < pl->p->nregions; i++)
+		if (pl->change[i] != KEEP)
+			fn(ctx, pl->change[i] == ADD ? MMIOTRAP_POLICY_ADDED : MMIOTRAP_POLICY_CHANGED,
+			   pl->p->regions[i].name);
+}
+
+static int plan_apply(struct plan *pl)
+{
+	int err;
+
+	err = resolve(pl);
+	if (!err)
+		err = load_live(pl);
+	if (!err)
+		err = classify(pl);
+	if (!err)
+		err = check_overlaps(pl);
+	if (!err)
+		err = check_room(pl);
+	if (!err)
+		err = execute(pl);
+	if (!err)
+		report(pl);
+	return err;
+}
+
+int mmiotrap_policy_apply(struct mmiotrap *mt, struct mmiotrap_policy *p,
+			  const struct mmiotrap_policy_apply_opts *opts)
+{
+	struct plan *pl;
+	int err = -ENOMEM;
+
+	if (!mt || !p || !OPTS_VALID(opts, struct mmiotrap_policy_apply_opts))
+		return -EINVAL;
+	if (p->nproblems)
+		return -EINVAL;
+	pl = calloc(1, sizeof(*pl));
+	if (pl) {
+		pl->mt = mt;
+		pl->p = p;
+		pl->opts = opts;
+		pl->pid = calloc(p->nvms + 1, sizeof(*pl->pid));
+		pl->change = calloc(p->nregions + 1, sizeof(*pl->change));
+	}
+	if (pl && pl->pid && pl->change)
+		err = plan_apply(pl);
+	if (pl) {
+		free(pl->pid);
+		free(pl->change);
+	}
+	free(pl);
+	return err;
+}
