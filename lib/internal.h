@@ -68,6 +68,7 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 	       __u8 action, __u8 fast_widths);
 int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r);
 int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast);
+__u64 table_version(struct mmiotrap *mt);
 
 /* proc.c */
 int proc_start_ticks(__u32 pid, __u64 *ticks);
