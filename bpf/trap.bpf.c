@@ -138,6 +138,7 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 	e->addr = d->addr;
 	e->value = d->value;
 	e->region = r->id;
+	e->gen = r->gen;
 	e->lost = 0;
 	e->seq = __sync_fetch_and_add(&slot->seq, 1);
 	mmiotrap_decode(r, d->addr, d->value, &e->dec);

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include "cli.h"
 
 static volatile sig_atomic_t stop;
@@ -17,30 +16,13 @@ static void on_signal(int sig)
 
 struct printer {
 	const struct cli *cli;
-	struct mmiotrap *mt;
 	__u64 left;	/* events still to print; 0: no limit */
-	/* Decoders need their region's parameters to be shown: one look each. */
-	struct mmiotrap_region regions[MMIOTRAP_MAX_REGIONS];
-	bool known[MMIOTRAP_MAX_REGIONS];
 };
 
-/* Seq 0 is the first write of a region, maybe a new one under a reused id. */
-static const struct mmiotrap_region *region_of(struct printer *p, __u32 id, __u64 seq)
-{
-	if (id >= MMIOTRAP_MAX_REGIONS)
-		return NULL;
-	if (!seq)
-		p->known[id] = false;
-	if (!p->known[id] && !mmiotrap_region_get(p->mt, id, &p->regions[id]))
-		p->known[id] = true;
-	return p->known[id] ? &p->regions[id] : NULL;
-}
-
 /* The decoded fields, as JSON members or as text after the raw write. */
-static void decoded(struct printer *p, const struct mmiotrap_event *ev, json_t *obj, char *text,
-		    size_t size)
+static void decoded(const struct mmiotrap_event *ev, const struct mmiotrap_region *r, json_t *obj,
+		    char *text, size_t size)
 {
-	const struct mmiotrap_region *r = region_of(p, ev->region, ev->seq);
 	const struct mmiotrap_decoded *d = &ev->dec;
 	const char *names[MMIOTRAP_FIELDS];
 	json_t *fields = NULL;
@@ -86,14 +68,15 @@ static void print_lost(const struct cli *cli, const struct mmiotrap_event *ev)
 		       ev->region, (unsigned long long)ev->seq, (unsigned long long)ev->value);
 }
 
-static void print_write(struct printer *p, const struct mmiotrap_event *ev)
+static void print_write(struct printer *p, const struct mmiotrap_event *ev,
+			const struct mmiotrap_region *r)
 {
 	bool fast = ev->flags & MMIOTRAP_EVENT_FAST;
 	char text[256];
 	json_t *obj;
 
 	if (!p->cli->json) {
-		decoded(p, ev, NULL, text, sizeof(text));
+		decoded(ev, r, NULL, text, sizeof(text));
 		printf("%llu vm %u vcpu %u %s 0x%llx width %u value 0x%llx region %u seq %llu%s%s\n",
 		       (unsigned long long)ev->ts_ns, ev->vm, ev->vcpu_tid, bus_str(ev->bus),
 		       (unsigned long long)ev->addr, ev->width, (unsigned long long)ev->value,
@@ -111,11 +94,12 @@ static void print_write(struct printer *p, const struct mmiotrap_event *ev)
 			"region", ev->region,
 			"seq", (json_int_t)ev->seq,
 			"fast", fast);
-	decoded(p, ev, obj, text, sizeof(text));
+	decoded(ev, r, obj, text, sizeof(text));
 	cli_json(p->cli, obj);
 }
 
-static int print_event(void *ctx, const struct mmiotrap_event *ev)
+static int print_event(void *ctx, const struct mmiotrap_event *ev,
+		       const struct mmiotrap_region *r)
 {
 	struct printer *p = ctx;
 
@@ -124,7 +108,7 @@ static int print_event(void *ctx, const struct mmiotrap_event *ev)
 		print_lost(p->cli, ev);
 		return 0;
 	}
-	print_write(p, ev);
+	print_write(p, ev, r);
 	/* Stop at the limit: what is left stays in the ring. */
 	return p->left && !--p->left ? -ECANCELED : 0;
 }
@@ -133,7 +117,6 @@ struct events_args {
 	struct mmiotrap_subscribe_opts sub;
 	const char *region;
 	__u64 count;
-	__u64 duration_ms;
 };
 
 static int parse_events(struct cli *cli, struct events_args *a)
@@ -163,7 +146,7 @@ static int parse_events(struct cli *cli, struct events_args *a)
 				return 1;
 			if (!n || n > 86400 * 365)
 				return cli_error(cli, "bad --duration '%s': seconds, at least 1", val);
-			a->duration_ms = n * 1000;
+			a->sub.duration_ms = n * 1000;
 		} else {
 			return cli_error(cli, "unknown argument '%s' to events", word);
 		}
@@ -171,49 +154,13 @@ static int parse_events(struct cli *cli, struct events_args *a)
 	return 0;
 }
 
-static __u64 now_ms(void)
+static int run(const struct cli *cli, struct mmiotrap_sub *sub)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
-/*
- * A fast region's records wake only the subscriber that watches its
- * eventfd; this process does not have it, so it looks now and then.
- */
-static bool has_quiet_regions(struct mmiotrap *mt)
-{
-	struct mmiotrap_region r;
-	__u32 id = 0;
-
-	while (!mmiotrap_region_next(mt, id, &r)) {
-		if (r.action & MMIOTRAP_ACTION_QUIET)
-			return true;
-		id = r.id;
-	}
-	return false;
-}
-
-static int run(const struct cli *cli, struct mmiotrap *mt, struct mmiotrap_sub *sub,
-	       __u64 duration_ms)
-{
-	__u64 deadline = duration_ms ? now_ms() + duration_ms : 0;
-	int n, timeout = 100;
+	int n;
 
 	while (!stop) {
-		if (deadline) {
-			__u64 now = now_ms();
-
-			if (now >= deadline)
-				break;
-			timeout = deadline - now < 100 ? deadline - now : 100;
-		}
-		n = mmiotrap_sub_poll(sub, timeout);
-		if (!n && has_quiet_regions(mt))
-			n = mmiotrap_sub_consume(sub);
-		if (n == -ECANCELED)
+		n = mmiotrap_sub_poll(sub, -1);
+		if (n == -ECANCELED || n == -ETIME)
 			break;
 		if (n == -EINTR)
 			continue;
@@ -225,7 +172,11 @@ static int run(const struct cli *cli, struct mmiotrap *mt, struct mmiotrap_sub *
 
 int do_events(struct cli *cli)
 {
-	struct events_args a = { .sub.sz = sizeof(a.sub) };
+	/*
+	 * A fast region's records wake only the subscriber that watches its
+	 * eventfd, the VMM's; this process looks now and then for them.
+	 */
+	struct events_args a = { .sub.sz = sizeof(a.sub), .sub.latency_ms = 100 };
 	static struct printer p;
 	struct mmiotrap_sub *sub = NULL;
 	struct mmiotrap_region r;
@@ -235,7 +186,6 @@ int do_events(struct cli *cli)
 	if (parse_events(cli, &a) || cli_open(cli, &mt))
 		return 1;
 	p.cli = cli;
-	p.mt = mt;
 	err = a.region ? cli_region(cli, mt, a.region, &r) : 0;
 	if (!err) {
 		a.sub.region = a.region ? r.id : 0;
@@ -250,7 +200,7 @@ int do_events(struct cli *cli)
 	if (!err) {
 		signal(SIGINT, on_signal);
 		signal(SIGTERM, on_signal);
-		err = run(cli, mt, sub, a.duration_ms);
+		err = run(cli, sub);
 	}
 	mmiotrap_sub_free(sub);
 	mmiotrap_close(mt);

@@ -400,14 +400,26 @@ int mmiotrap_fast_del(struct mmiotrap_fast *fast);
 int mmiotrap_fast_eventfd(const struct mmiotrap_fast *fast);
 __u32 mmiotrap_fast_region(const struct mmiotrap_fast *fast);
 
-/* Return 0 to go on, a negative errno to stop (poll returns it). */
-typedef int (*mmiotrap_event_fn)(void *ctx, const struct mmiotrap_event *ev);
+/*
+ * @r is the subscriber's own copy of the event's region (ev->region,
+ * ev->gen), valid during the call; NULL only if that region is gone.
+ * Return 0 to go on, a negative errno to stop (poll returns it).
+ */
+typedef int (*mmiotrap_event_fn)(void *ctx, const struct mmiotrap_event *ev,
+				 const struct mmiotrap_region *r);
 
 struct mmiotrap_subscribe_opts {
 	size_t sz;
 	__u32 vm;		/* only this VMM pid; 0: any */
 	__u32 region;		/* only this region id; 0: any */
 	bool busy_poll;		/* poll spins on the ring instead of sleeping */
+	/*
+	 * Look at the ring at least this often while there are quiet regions:
+	 * their records wake only the VMM that made them. 0: wakeups only.
+	 */
+	__u32 latency_ms;
+	/* mmiotrap_sub_poll() returns -ETIME this long after subscribing; 0: never. */
+	__u64 duration_ms;
 };
 
 /*
@@ -442,8 +454,10 @@ int mmiotrap_sub_consume(struct mmiotrap_sub *sub);
  * The slow path: hand a KVM_EXIT_MMIO or KVM_EXIT_IO exit of this process
  * to the subscriber. A write to one of this process's regions was recorded
  * by the trap before the exit; it is delivered to the callback now, on this
- * thread. Returns 1 if the exit was such a write (the VMM need do nothing
- * more for it), 0 if it is the VMM's to handle, or -errno.
+ * thread, with the records before it (at most 64 in all: the poller gets
+ * the rest). Returns 1 if the exit was such a write (the VMM need do
+ * nothing more for it), 0 if it is the VMM's to handle, or -errno. Matched
+ * against the subscriber's view: no system call unless the table changed.
  */
 int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *run);
 

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define MMIOTRAP_ABI_VERSION	2
+#define MMIOTRAP_ABI_VERSION	3
 
 #define MMIOTRAP_MAX_REGIONS	256
 #define MMIOTRAP_NAME_LEN	32
@@ -76,6 +76,7 @@ struct mmiotrap_event {
 	__u32 lost;		/* MMIOTRAP_EVENT_LOST: how many */
 	__u64 seq;		/* per region, from 0, without gaps unless dropped */
 	struct mmiotrap_decoded dec;	/* what the region's decoder made of it */
+	__u64 gen;		/* the region's generation: which region under that id */
 };
 
 enum mmiotrap_decoder {
@@ -148,6 +149,11 @@ struct mmiotrap_region {
 	__u8 reserved;
 	char name[MMIOTRAP_NAME_LEN];
 	union mmiotrap_decoder_params params;
+	/*
+	 * The table's version when the region was added: a later region
+	 * under a reused id has a higher one.
+	 */
+	__u64 gen;
 };
 
 /*
@@ -177,7 +183,9 @@ struct mmiotrap_index_key {
 
 /*
  * slots: array map indexed by region id, mmap-able: the next seq, the
- * newest value, and how many records the ring had no room for.
+ * newest value, and how many records the ring had no room for. slots[0]
+ * is no region's: its seq is the region table's version, bumped by every
+ * change, so that a subscriber sees in shared memory that its view is old.
  */
 struct mmiotrap_slot {
 	__u64 seq;

@@ -64,6 +64,7 @@ int decoder_problem(enum mmiotrap_decoder decoder, const union mmiotrap_decoder_
 /* region.c: -EDOM when the start is beyond the bus, -ERANGE when the end is. */
 int range_problem(enum mmiotrap_bus bus, __u64 addr, __u64 len, char *msg, size_t size);
 const char *bus_name(enum mmiotrap_bus bus);
+__u64 table_version(struct mmiotrap *mt);
 
 /* proc.c */
 int proc_start_ticks(__u32 pid, __u64 *ticks);

@@ -170,6 +170,31 @@ static int reset_id(struct mmiotrap *mt, __u32 id)
 	return err;
 }
 
+/*
+ * The table's version, in slots[0]: subscribers read it without a system
+ * call and look at the table again when it moved. It moves after a change
+ * is in the regions map, and before the trap can find an added region.
+ */
+__u64 table_version(struct mmiotrap *mt)
+{
+	const volatile struct mmiotrap_slot *s = mt->slots;
+
+	return s->seq;
+}
+
+static int set_version(struct mmiotrap *mt, __u64 version)
+{
+	struct mmiotrap_slot slot = { .seq = version };
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(mt->map_fd[MAP_SLOTS], &zero, &slot, 0) ? -errno : 0;
+}
+
+static int bump_version(struct mmiotrap *mt)
+{
+	return set_version(mt, table_version(mt) + 1);
+}
+
 /* The vms entry counts its regions and knows which buses they are on. */
 static int vm_update(struct mmiotrap *mt, __u32 pid)
 {
@@ -200,11 +225,13 @@ static int region_remove(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
 	struct mmiotrap_region empty = {};
 	__u32 id = r->id;
+	int err;
 
 	index_remove(mt, r, MAX_BLOCKS);
 	if (bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0))
 		return -errno;
-	return vm_update(mt, r->vm);
+	err = bump_version(mt);
+	return err ? err : vm_update(mt, r->vm);
 }
 
 /* Regions of an exited process whose pid @pid names again can never match. */
@@ -374,10 +401,13 @@ static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 		return -errno;
 	err = vm_update(mt, r->vm);
 	if (!err)
+		err = set_version(mt, r->gen);
+	if (!err)
 		err = index_insert(mt, r);
 	if (err) {
 		bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0);
 		vm_update(mt, r->vm);
+		bump_version(mt);
 	}
 	return err;
 }
@@ -427,6 +457,8 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
 		r.params = o.params;
 		r.action = action;
 		r.fast_widths = fast_widths;
+		/* Its generation: the version its add makes. */
+		r.gen = table_version(mt) + 1;
 		if (o.name)
 			strncpy(r.name, o.name, sizeof(r.name) - 1);
 		err = region_insert(mt, &r);
@@ -450,6 +482,8 @@ int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast)
 		r.action = MMIOTRAP_ACTION_RING | (fast ? MMIOTRAP_ACTION_QUIET : 0);
 		if (bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &r, BPF_EXIST))
 			err = -errno;
+		else
+			err = bump_version(mt);
 	}
 	regions_unlock(mt);
 	return err;

@@ -137,11 +137,18 @@ static bool should_be_fast(const struct emu *e, const struct mmiotrap_event *ev)
 	       !((ev->addr - r->addr) % stride(fast));
 }
 
-static int on_event(void *ctx, const struct mmiotrap_event *ev)
+static int on_event(void *ctx, const struct mmiotrap_event *ev, const struct mmiotrap_region *r)
 {
 	struct emu *e = ctx;
 	struct access want;
 	uint64_t i;
+
+	/* Its regions live as long as it runs: the subscriber's view has each. */
+	if ((!r || r->id != ev->region || r->gen != ev->gen || ev->addr - r->addr >= r->len) &&
+	    !e->mismatches++)
+		fprintf(stderr, "emulator: event %" PRIu64 " of region %u: wanted its region"
+			" from the subscriber, got %s\n", e->events, ev->region,
+			r ? "another" : "none");
 
 	if (ev->flags & MMIOTRAP_EVENT_LOST) {
 		/* Doorbells are state: skip what was lost, the newest value wins. */

@@ -1,8 +1,10 @@
-build-san/lib/policy.o: lib/policy.c lib/policy.h include/mmiotrap.h \
- include/mmiotrap_abi.h include/mmiotrap_decode.h \
- include/mmiotrap_rules.h
+build-san/lib/policy.o: lib/policy.c lib/policy.h lib/internal.h \
+ include/mmiotrap.h include/mmiotrap_abi.h include/mmiotrap_decode.h \
+ include/mmiotrap_rules.h lib/pins.h
 lib/policy.h:
+lib/internal.h:
 include/mmiotrap.h:
 include/mmiotrap_abi.h:
 include/mmiotrap_decode.h:
 include/mmiotrap_rules.h:
+lib/pins.h:
