@@ -111,16 +111,18 @@ int do_status(struct cli *cli)
 {
 	struct mmiotrap_region r;
 	struct mmiotrap *mt;
-	int regions = 0, stale = 0;
+	int regions = 0, stale = 0, err;
 	const char *mode;
-	__u32 id = 0;
 
 	if (no_args(cli) || cli_open(cli, &mt))
 		return 1;
-	while (!mmiotrap_region_next(mt, id, &r)) {
+	mmiotrap_for_each_region(&r, mt, err) {
 		regions++;
-		stale += mmiotrap_region_stale(mt, &r);
-		id = r.id;
+		stale += mmiotrap_region_stale(mt, &r) > 0;
+	}
+	if (err) {
+		mmiotrap_close(mt);
+		return cli_error(cli, "cannot read the regions: %s", strerror(-err));
 	}
 	mode = mmiotrap_attach_mode_str(mmiotrap_attach_mode(mt));
 	if (cli->json)

@@ -218,20 +218,18 @@ static size_t vm_entry(json_t *vms, __u32 pid)
 static int live_policy(const struct cli *cli, struct mmiotrap *mt, json_t *vms, bool *stale)
 {
 	struct mmiotrap_region r;
-	__u32 id = 0;
 	size_t i;
 	int err;
 
-	while (!(err = mmiotrap_region_next(mt, id, &r))) {
-		id = r.id;
+	mmiotrap_for_each_region(&r, mt, err) {
 		if (!(r.flags & MMIOTRAP_REGION_POLICY))
 			continue;
 		i = vm_entry(vms, r.vm);
 		json_array_append_new(json_object_get(json_array_get(vms, i), "regions"),
 				      region_json(&r));
-		stale[i] |= mmiotrap_region_stale(mt, &r);
+		stale[i] |= mmiotrap_region_stale(mt, &r) > 0;
 	}
-	if (err != -ENOENT)
+	if (err)
 		return cli_error(cli, "cannot read the regions: %s", strerror(-err));
 	return 0;
 }

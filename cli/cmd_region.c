@@ -101,7 +101,7 @@ static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_reg
 			 "decoder", mmiotrap_decoder_str(r->decoder),
 			 "action", r->action & MMIOTRAP_ACTION_RING ? "ring" : "count",
 			 "policy", !!(r->flags & MMIOTRAP_REGION_POLICY),
-			 "stale", mmiotrap_region_stale(mt, r));
+			 "stale", mmiotrap_region_stale(mt, r) > 0);
 }
 
 static json_t *region_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
@@ -129,7 +129,7 @@ static void print_region(struct mmiotrap *mt, const struct mmiotrap_region *r)
 	       *r->name ? r->name : "-", r->vm, bus_str(r->bus), (unsigned long long)r->addr,
 	       (unsigned long long)r->len, widths, fast, params,
 	       r->flags & MMIOTRAP_REGION_POLICY ? "  policy" : "",
-	       mmiotrap_region_stale(mt, r) ? "  stale" : "");
+	       mmiotrap_region_stale(mt, r) > 0 ? "  stale" : "");
 }
 
 /* "1,2,4" -> the OR of the widths. */
@@ -245,8 +245,18 @@ static int decoder_params(const struct cli *cli, enum mmiotrap_decoder d,
 	return 0;
 }
 
-static int parse_add(struct cli *cli, struct mmiotrap_region_opts *o)
+/* region add's positional part, which the library takes as arguments, and its options. */
+struct add_args {
+	__u32 vm;
+	enum mmiotrap_bus bus;
+	__u64 addr;
+	__u64 len;
+	struct mmiotrap_region_opts o;
+};
+
+static int parse_add(struct cli *cli, struct add_args *a)
 {
+	struct mmiotrap_region_opts *o = &a->o;
 	bool have_vm = false, have_addr = false, have_len = false;
 	struct decoder_args dec = {};
 	const char *word, *val, *opt;
@@ -260,17 +270,17 @@ static int parse_add(struct cli *cli, struct mmiotrap_region_opts *o)
 				return 1;
 			if (!n || n > 0x7fffffff)
 				return cli_error(cli, "bad --vm '%s': not a pid", val);
-			o->vm = n;
+			a->vm = n;
 			have_vm = true;
 		} else if (cli_is(word, "--mmio") || cli_is(word, "--pio")) {
 			if (have_addr)
 				return cli_error(cli, "give one of --mmio or --pio, once");
-			if (cli_u64(cli, word, val, &o->addr))
+			if (cli_u64(cli, word, val, &a->addr))
 				return 1;
-			o->bus = cli_is(word, "--pio") ? MMIOTRAP_BUS_PIO : MMIOTRAP_BUS_MMIO;
+			a->bus = cli_is(word, "--pio") ? MMIOTRAP_BUS_PIO : MMIOTRAP_BUS_MMIO;
 			have_addr = true;
 		} else if (cli_is(word, "--len")) {
-			if (cli_u64(cli, word, val, &o->len))
+			if (cli_u64(cli, word, val, &a->len))
 				return 1;
 			have_len = true;
 		} else if (cli_is(word, "--width")) {
@@ -299,18 +309,20 @@ static int parse_add(struct cli *cli, struct mmiotrap_region_opts *o)
 }
 
 /* The library names what an overlap or a name is taken by, and why a range does not fit. */
-static int add_error(const struct cli *cli, const struct mmiotrap_region_opts *o, int err)
+static int add_error(const struct cli *cli, const struct add_args *a, int err)
 {
+	const struct mmiotrap_region_opts *o = &a->o;
+
 	switch (err) {
 	case -EINVAL:
-		if (!o->len)
+		if (!a->len)
 			return cli_error(cli, "bad --len 0: a region needs at least one byte");
 		if (o->name && *o->name && !mmiotrap_valid_name(o->name))
 			return cli_error(cli, "bad --name '%s': use letters, digits, '_', '.', '-', starting with a letter",
 					 o->name);
 		return cli_lib_error(cli, err, "bad region");
 	case -ESRCH:
-		return cli_error(cli, "bad --vm '%u': no such process", o->vm);
+		return cli_error(cli, "bad --vm '%u': no such process", a->vm);
 	case -ENAMETOOLONG:
 		return cli_error(cli, "bad --name '%s': longer than %d characters",
 				 o->name, MMIOTRAP_NAME_LEN - 1);
@@ -326,16 +338,16 @@ static int add_error(const struct cli *cli, const struct mmiotrap_region_opts *o
 
 static int do_add(struct cli *cli)
 {
-	struct mmiotrap_region_opts o = { .sz = sizeof(o) };
+	struct add_args a = { .o.sz = sizeof(a.o) };
 	struct mmiotrap_region r;
 	struct mmiotrap *mt;
 	int id;
 
-	if (parse_add(cli, &o) || cli_open(cli, &mt))
+	if (parse_add(cli, &a) || cli_open(cli, &mt))
 		return 1;
-	id = mmiotrap_region_add(mt, &o);
+	id = mmiotrap_region_add(mt, a.vm, a.bus, a.addr, a.len, &a.o);
 	if (id < 0) {
-		add_error(cli, &o, id);
+		add_error(cli, &a, id);
 	} else if (!mmiotrap_region_get(mt, id, &r)) {
 		if (cli->json)
 			cli_json(cli, region_json(mt, &r));
@@ -373,27 +385,29 @@ static int do_del(struct cli *cli)
 
 static int do_list(struct cli *cli)
 {
-	json_t *arr = json_array();
 	struct mmiotrap_region r;
 	struct mmiotrap *mt;
-	__u32 id = 0;
+	json_t *arr;
+	int err;
 
 	if (cli->argc)
 		return cli_error(cli, "unexpected argument '%s'", cli_next(cli));
 	if (cli_open(cli, &mt))
 		return 1;
-	while (!mmiotrap_region_next(mt, id, &r)) {
+	arr = json_array();
+	mmiotrap_for_each_region(&r, mt, err) {
 		if (cli->json)
 			json_array_append_new(arr, region_json(mt, &r));
 		else
 			print_region(mt, &r);
-		id = r.id;
 	}
-	if (cli->json)
+	if (err)
+		cli_error(cli, "cannot read the regions: %s", strerror(-err));
+	else if (cli->json)
 		cli_json(cli, json_incref(arr));
 	json_decref(arr);
 	mmiotrap_close(mt);
-	return 0;
+	return !!err;
 }
 
 int do_region(struct cli *cli)

@@ -48,7 +48,7 @@ int do_stats(struct cli *cli)
 		json_decref(regions);
 		return 1;
 	}
-	while (!err && !mmiotrap_region_next(mt, id, &r)) {
+	mmiotrap_for_each_region(&r, mt, err) {
 		id = r.id;
 		err = mmiotrap_region_counters(mt, id, &c);
 		if (err)

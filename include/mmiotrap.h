@@ -11,6 +11,7 @@
 #ifndef MMIOTRAP_H
 #define MMIOTRAP_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -130,10 +131,6 @@ enum mmiotrap_attach_mode mmiotrap_attach_mode(const struct mmiotrap *mt);
 
 struct mmiotrap_region_opts {
 	size_t sz;
-	__u32 vm;		/* VMM pid */
-	enum mmiotrap_bus bus;
-	__u64 addr;		/* guest physical address or port */
-	__u64 len;
 	__u8 widths;		/* OR of 1, 2, 4, 8; 0: all */
 	const char *name;	/* NULL or "": no name, the id names it */
 	/*
@@ -152,15 +149,18 @@ struct mmiotrap_region_opts {
 };
 
 /*
- * Register a region; returns its id (>= 1). Errors: -EINVAL (length,
+ * Register the region [@addr, @addr + @len) of bus @bus (a guest physical
+ * address or a port) of the VMM process @vm; returns its id (>= 1).
+ * Errors, each said through the print callback: -EINVAL (length, bus,
  * widths, name or decoder parameters), -ERANGE (the range wraps or leaves
  * the bus), -ESRCH (no such process), -EEXIST (name taken), -EADDRINUSE
- * (overlaps a region of the same VM and bus; pr_warn names it for both),
+ * (overlaps a region of the same VM and bus; the message names it),
  * -ENOSPC (table full), -ENOBUFS (address index full), -ENAMETOOLONG.
- * pr_warn says what is wrong with a range or decoder. Regions left by an exited
- * process whose pid @vm now names are removed first.
+ * Regions left by an exited process whose pid @vm now names are removed
+ * first.
  */
-int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts);
+int mmiotrap_region_add(struct mmiotrap *mt, __u32 vm, enum mmiotrap_bus bus, __u64 addr,
+			__u64 len, const struct mmiotrap_region_opts *opts);
 
 /* The decoder named @name ("raw", "nvme", ...), or -EINVAL; and back. */
 int mmiotrap_decoder_by_name(const char *name);
@@ -269,8 +269,25 @@ int mmiotrap_region_find(struct mmiotrap *mt, const char *name, struct mmiotrap_
 /* The first region with an id above @prev (0 to start), or -ENOENT. */
 int mmiotrap_region_next(struct mmiotrap *mt, __u32 prev, struct mmiotrap_region *r);
 
-/* Has the process the region was added for exited (its pid gone or reused)? */
-bool mmiotrap_region_stale(struct mmiotrap *mt, const struct mmiotrap_region *r);
+/*
+ * Every region into *@r, in id order. After the loop @err is 0 if the walk
+ * reached the end, or the -errno that cut it short:
+ *
+ *	mmiotrap_for_each_region(&r, mt, err)
+ *		printf("%u %s\n", r.id, r.name);
+ *	if (err)
+ *		...
+ */
+#define mmiotrap_for_each_region(r, mt, err)					\
+	for ((err) = mmiotrap_region_next((mt), 0, (r));			\
+	     !(err) || ((err) == -ENOENT && ((err) = 0));			\
+	     (err) = mmiotrap_region_next((mt), (r)->id, (r)))
+
+/*
+ * Has the process the region was added for exited (its pid gone, or reused
+ * by a later process)? 1 if so, 0 if it lives, or -errno.
+ */
+int mmiotrap_region_stale(struct mmiotrap *mt, const struct mmiotrap_region *r);
 
 /*
  * The latest-value slot of region @id: the newest value written and the
@@ -357,10 +374,6 @@ int mmiotrap_find_vm(const char *name, __u32 *pids, int max);
 
 struct mmiotrap_fast_opts {
 	size_t sz;
-	int vm_fd;		/* this process's KVM VM fd */
-	enum mmiotrap_bus bus;
-	__u64 addr;
-	__u64 len;
 	__u8 widths;		/* accepted widths; 0: all */
 	__u8 fast_widths;	/* widths completed in the kernel; 0: all accepted */
 	const char *name;
@@ -369,15 +382,20 @@ struct mmiotrap_fast_opts {
 };
 
 /*
- * Register a fast-path region of this process's VM in one call: an
- * eventfd, a KVM ioeventfd (len = width, no datamatch) for every fast
- * width at every aligned address of the range, and the trap's region.
+ * Register a fast-path region [@addr, @addr + @len) of bus @bus of this
+ * process's VM (@vm_fd, its KVM VM fd) in one call: an eventfd, a KVM
+ * ioeventfd (len = width, no datamatch) for every fast width at every
+ * register of the range (mmiotrap_fast_stride()), and the trap's region.
  * Fast writes complete in the kernel and wake the subscriber through the
  * eventfd; the other widths still exit, and the VMM hands those exits to
- * mmiotrap_sub_dispatch_exit(). On failure nothing is left registered.
- * -E2BIG if it would take more than 64 ioeventfds.
+ * mmiotrap_sub_dispatch_exit(). On failure nothing is left registered, and
+ * the print callback says why: mmiotrap_region_add()'s errors, -EINVAL
+ * (fast widths that are not accepted widths, or none that fits @len),
+ * -E2BIG (more than 64 ioeventfds), or KVM_IOEVENTFD's (-ENOTTY: @vm_fd is
+ * no VM fd).
  */
-int mmiotrap_fast_add(struct mmiotrap_fast **fast, struct mmiotrap *mt,
+int mmiotrap_fast_add(struct mmiotrap_fast **fast, struct mmiotrap *mt, int vm_fd,
+		      enum mmiotrap_bus bus, __u64 addr, __u64 len,
 		      const struct mmiotrap_fast_opts *opts);
 
 /*
@@ -399,6 +417,9 @@ int mmiotrap_fast_del(struct mmiotrap_fast *fast);
 /* The eventfd KVM signals on a fast write, after the trap's record is in. */
 int mmiotrap_fast_eventfd(const struct mmiotrap_fast *fast);
 __u32 mmiotrap_fast_region(const struct mmiotrap_fast *fast);
+
+/* Now, on the clock of struct mmiotrap_event's ts_ns (CLOCK_MONOTONIC). */
+__u64 mmiotrap_now_ns(void);
 
 /*
  * @r is the subscriber's own copy of the event's region (ev->region,

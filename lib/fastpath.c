@@ -112,53 +112,50 @@ static int assign(struct mmiotrap_fast *f)
 	return 0;
 }
 
-int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt,
+int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt, int vm_fd,
+		      enum mmiotrap_bus bus, __u64 addr, __u64 len,
 		      const struct mmiotrap_fast_opts *opts)
 {
-	struct mmiotrap_region_opts ro = { .sz = sizeof(ro) };
+	struct mmiotrap_region w = { .vm = getpid(), .bus = bus, .addr = addr, .len = len };
+	const char *name = OPTS_GET(opts, name, NULL);
 	struct mmiotrap_fast *f;
-	__u8 widths, fast;
+	__u8 fast;
 	int id, err;
 
-	if (!fp || !mt || !opts || !OPTS_VALID(opts, struct mmiotrap_fast_opts))
+	if (!fp || !mt || !OPTS_VALID(opts, struct mmiotrap_fast_opts))
 		return -EINVAL;
-	widths = OPTS_GET(opts, widths, 0) ?: MMIOTRAP_WIDTHS_ALL;
-	fast = OPTS_GET(opts, fast_widths, 0) ?: widths;
-	if (widths & ~MMIOTRAP_WIDTHS_ALL) {
-		pr_warn("fast region: widths 0x%x are not a set of 1, 2, 4 and 8\n", widths);
-		return -EINVAL;
-	}
-	if (fast & ~widths) {
-		pr_warn("fast region: fast widths 0x%x are not among its widths 0x%x\n", fast, widths);
+	w.widths = OPTS_GET(opts, widths, 0) ?: MMIOTRAP_WIDTHS_ALL;
+	fast = OPTS_GET(opts, fast_widths, 0) ?: w.widths;
+	if (fast & ~w.widths) {
+		pr_warn("fast region: fast widths 0x%x are not among its widths 0x%x\n",
+			fast, w.widths);
 		return -EINVAL;
 	}
-	if (!opts->len) {
-		pr_warn("fast region: length 0\n");
-		return -EINVAL;
-	}
-	fast = fitting(fast, opts->len);
+	fast = fitting(fast, len);
 	if (!fast) {
 		pr_warn("fast region: no fast width fits its length 0x%llx\n",
-			(unsigned long long)opts->len);
+			(unsigned long long)len);
 		return -EINVAL;
 	}
-	f = fast_new(mt, opts->vm_fd);
+	if (name && strlen(name) >= sizeof(w.name)) {
+		pr_warn("name '%s' is longer than %d characters\n", name, MMIOTRAP_NAME_LEN - 1);
+		return -ENAMETOOLONG;
+	}
+	if (name)
+		strcpy(w.name, name);
+	w.decoder = OPTS_GET(opts, decoder, MMIOTRAP_DECODER_RAW);
+	if (opts && opts->sz >= offsetofend(struct mmiotrap_fast_opts, params))
+		w.params = opts->params;
+	w.action = MMIOTRAP_ACTION_RING | MMIOTRAP_ACTION_QUIET;
+	w.fast_widths = fast;
+	f = fast_new(mt, vm_fd);
 	if (!f)
 		return -errno;
-	err = plan(f, opts->bus, opts->addr, opts->len, fast);
+	err = plan(f, bus, addr, len, fast);
 	if (err)
 		goto cleanup;
-	ro.vm = getpid();
-	ro.bus = opts->bus;
-	ro.addr = opts->addr;
-	ro.len = opts->len;
-	ro.widths = widths;
-	ro.name = OPTS_GET(opts, name, NULL);
-	ro.decoder = OPTS_GET(opts, decoder, MMIOTRAP_DECODER_RAW);
-	if (OPTS_GET(opts, decoder, 0))
-		ro.params = opts->params;
 	/* The region first: a write before the ioeventfd exits and is still seen. */
-	id = region_add(mt, &ro, MMIOTRAP_ACTION_RING | MMIOTRAP_ACTION_QUIET, fast);
+	id = region_add(mt, &w);
 	if (id < 0) {
 		err = id;
 		goto cleanup;

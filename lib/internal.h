@@ -48,8 +48,7 @@ int regions_lock(struct mmiotrap *mt);
 void regions_unlock(struct mmiotrap *mt);
 
 /* region.c */
-int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
-	       __u8 action, __u8 fast_widths);
+int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want);
 int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r);
 int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast);
 int region_del(struct mmiotrap *mt, __u32 id, bool fast_too);

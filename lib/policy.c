@@ -367,7 +367,7 @@ static bool parse_bus(struct parser *ps, void *obj, const char *key, yaml_node_t
 
 	if (bus < 0)
 		return false;
-	r->opts.bus = bus;
+	r->want.bus = bus;
 	return true;
 }
 
@@ -376,7 +376,7 @@ static bool parse_addr(struct parser *ps, void *obj, const char *key, yaml_node_
 	struct policy_region *r = obj;
 
 	r->addr_line = line_of(v);
-	return get_number(ps, v, key, 0, ~0ULL, &r->opts.addr);
+	return get_number(ps, v, key, 0, ~0ULL, &r->want.addr);
 }
 
 static bool parse_len(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
@@ -384,7 +384,7 @@ static bool parse_len(struct parser *ps, void *obj, const char *key, yaml_node_t
 	struct policy_region *r = obj;
 
 	r->len_line = line_of(v);
-	return get_number(ps, v, key, 1, ~0ULL, &r->opts.len);
+	return get_number(ps, v, key, 1, ~0ULL, &r->want.len);
 }
 
 static bool parse_widths(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
@@ -408,10 +408,10 @@ static bool parse_widths(struct parser *ps, void *obj, const char *key, yaml_nod
 		else if (snprintf(num, sizeof(num), "%llu", (unsigned long long)w),
 			 mmiotrap_parse_widths(num, &one, NULL))
 			ok = error_at(ps, n, key, "%llu is not a width: want 1, 2, 4 or 8", w);
-		else if (r->opts.widths & w)
+		else if (r->want.widths & w)
 			ok = error_at(ps, n, key, "width %llu given twice", w);
 		else
-			r->opts.widths |= w;
+			r->want.widths |= w;
 	}
 	return ok;
 }
@@ -438,7 +438,7 @@ static bool parse_decoder(struct parser *ps, void *obj, const char *key, yaml_no
 	if (d < 0)
 		return error_at(ps, v, key,
 				"want raw, nvme, virtio-pci, virtio-legacy or bitfield, got '%s'", s);
-	r->opts.decoder = d;
+	r->want.decoder = d;
 	return true;
 }
 
@@ -446,7 +446,7 @@ static bool parse_decoder(struct parser *ps, void *obj, const char *key, yaml_no
 static bool parse_param(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
 {
 	struct policy_region *r = obj;
-	const struct mmiotrap_decoder_param *param = mmiotrap_decoder_param(r->opts.decoder, key);
+	const struct mmiotrap_decoder_param *param = mmiotrap_decoder_param(r->want.decoder, key);
 	char msg[128];
 	bool on;
 	__u64 n;
@@ -462,7 +462,7 @@ static bool parse_param(struct parser *ps, void *obj, const char *key, yaml_node
 	}
 	if (param_problem(param, n, msg, sizeof(msg)))
 		return error_at(ps, v, key, "%s", msg);
-	param_set(&r->opts.params, param, n);
+	param_set(&r->want.params, param, n);
 	return true;
 }
 
@@ -513,7 +513,7 @@ static const struct key field_keys[] = {
 static bool parse_fields(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
 {
 	struct policy_region *r = obj;
-	struct field f = { .b = &r->opts.params.bitfield };
+	struct field f = { .b = &r->want.params.bitfield };
 	struct walk w = { .keys = field_keys, .obj = &f, .what = "a field", .dec_bit = ALWAYS };
 	yaml_node_item_t *items;
 	yaml_node_t *map;
@@ -594,7 +594,7 @@ static yaml_node_t *decoder_node(struct parser *ps, yaml_node_t *map)
  */
 static void check_range(struct parser *ps, struct policy_region *r, const struct walk *w)
 {
-	struct mmiotrap_region_opts *o = &r->opts;
+	struct mmiotrap_region *o = &r->want;
 	unsigned int need = BIT(K_ADDR) | BIT(K_LEN);
 	char msg[128];
 
@@ -628,13 +628,12 @@ static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 	r += p->nregions++;
 	r->vm = vm;
 	r->line = line_of(map);
-	r->opts.sz = sizeof(r->opts);
 	w.obj = r;
 	dec = decoder_node(ps, map);
 	w.parsed = dec ? BIT(K_DECODER) : 0;
 	if (!dec || parse_decoder(ps, r, "decoder", dec)) {
-		w.decoder = mmiotrap_decoder_str(r->opts.decoder);
-		w.dec_bit = BIT(r->opts.decoder);
+		w.decoder = mmiotrap_decoder_str(r->want.decoder);
+		w.dec_bit = BIT(r->want.decoder);
 	}
 	walk(ps, map, &w);
 	if (*r->name)
@@ -855,9 +854,9 @@ static bool same_vm(const struct policy_vm *a, const struct policy_vm *b)
 static bool overlap(const struct mmiotrap_policy *p, const struct policy_region *a,
 		    const struct policy_region *b)
 {
-	return a->opts.len && b->opts.len && a->opts.bus == b->opts.bus &&
+	return a->want.len && b->want.len && a->want.bus == b->want.bus &&
 	       same_vm(&p->vms[a->vm], &p->vms[b->vm]) &&
-	       mmiotrap_overlap(a->opts.addr, a->opts.len, b->opts.addr, b->opts.len);
+	       mmiotrap_overlap(a->want.addr, a->want.len, b->want.addr, b->want.len);
 }
 
 /* Region @i against those before it: names are global, ranges per VM and bus. */
@@ -879,8 +878,8 @@ static void cross_check(struct parser *ps, int i)
 		if (!overlapped && overlap(p, a, b)) {
 			error_line(ps, a->addr_line, "addr",
 				   "%s 0x%llx len 0x%llx overlaps region '%s' (line %d) of the same vm",
-				   bus_name(a->opts.bus),
-				   (unsigned long long)a->opts.addr, (unsigned long long)a->opts.len,
+				   bus_name(a->want.bus),
+				   (unsigned long long)a->want.addr, (unsigned long long)a->want.len,
 				   b->name, b->line);
 			overlapped = true;
 		}
@@ -927,7 +926,7 @@ static int policy_load(struct mmiotrap_policy *p, const char *file)
 	free(buf);
 	for (i = 0; i < p->nregions; i++) {
 		cross_check(&ps, i);
-		p->regions[i].opts.name = p->regions[i].name;
+		strcpy(p->regions[i].want.name, p->regions[i].name);
 	}
 	sort_errors(p);
 	return ps.oom ? -ENOMEM : 0;

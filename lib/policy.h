@@ -19,8 +19,8 @@ struct policy_region {
 	char name[MMIOTRAP_NAME_LEN];
 	int vm;			/* index into policy.vms */
 	bool fast;		/* mode: fast */
-	/* All but vm, which apply resolves; name points to the name above. */
-	struct mmiotrap_region_opts opts;
+	/* As apply adds it, but for vm, which apply resolves, and flags. */
+	struct mmiotrap_region want;
 	int line;		/* where the region starts */
 	int name_line;
 	int addr_line;

@@ -88,30 +88,30 @@ static int resolve(struct plan *pl)
 
 static int load_live(struct plan *pl)
 {
-	__u32 id = 0;
+	struct mmiotrap_region r;
 	int err;
 
-	for (;;) {
-		err = mmiotrap_region_next(pl->mt, id, &pl->live[pl->nlive]);
-		if (err == -ENOENT)
-			return 0;
-		if (err)
-			return plan_error(pl, err, "cannot read the regions: %s", strerror(-err));
-		id = pl->live[pl->nlive].id;
+	mmiotrap_for_each_region(&r, pl->mt, err) {
+		pl->live[pl->nlive] = r;
 		pl->wanted[pl->nlive++] = -1;
 	}
+	if (err)
+		return plan_error(pl, err, "cannot read the regions: %s", strerror(-err));
+	return 0;
 }
 
 /* Region @i of the file as apply adds it. */
-static struct mmiotrap_region_opts desired(const struct plan *pl, int i)
+static struct mmiotrap_region desired(const struct plan *pl, int i)
 {
 	const struct policy_region *r = &pl->p->regions[i];
-	struct mmiotrap_region_opts o = r->opts;
+	struct mmiotrap_region o = r->want;
 
 	o.vm = pl->pid[r->vm];
+	o.widths = o.widths ?: MMIOTRAP_WIDTHS_ALL;
 	o.flags = MMIOTRAP_REGION_POLICY;
+	o.action = MMIOTRAP_ACTION_RING;
 	/* Only the VMM can make it fast: it adopts what the policy asks for. */
-	o.want_fast = r->fast ? o.widths ?: MMIOTRAP_WIDTHS_ALL : 0;
+	o.want_fast = r->fast ? o.widths : 0;
 	return o;
 }
 
@@ -121,13 +121,13 @@ static struct mmiotrap_region_opts desired(const struct plan *pl, int i)
  */
 static bool same(const struct plan *pl, const struct mmiotrap_region *r, int i)
 {
-	struct mmiotrap_region_opts o = desired(pl, i);
+	struct mmiotrap_region o = desired(pl, i);
 
 	return r->vm == o.vm && r->bus == o.bus && r->addr == o.addr && r->len == o.len &&
-	       r->widths == (o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL) &&
+	       r->widths == o.widths &&
 	       r->decoder == o.decoder && !memcmp(&r->params, &o.params, sizeof(r->params)) &&
 	       r->want_fast == o.want_fast && !(r->fast_widths & ~r->want_fast) &&
-	       !mmiotrap_region_stale(pl->mt, r);
+	       mmiotrap_region_stale(pl->mt, r) == 0;
 }
 
 static int live_by_name(const struct plan *pl, const char *name)
@@ -146,7 +146,7 @@ static int live_by_name(const struct plan *pl, const char *name)
  */
 static bool adopted(const struct plan *pl, const struct mmiotrap_region *r)
 {
-	if (!r->fast_widths || mmiotrap_region_stale(pl->mt, r))
+	if (!r->fast_widths || mmiotrap_region_stale(pl->mt, r) > 0)
 		return false;
 	plan_error(pl, -EBUSY, "region '%s' is fast, adopted by its VMM (pid %u): the VMM must let it go first (mmiotrap_fast_del)",
 		  r->name, r->vm);
@@ -190,7 +190,7 @@ static int classify(struct plan *pl)
 static int check_overlap(const struct plan *pl, int i)
 {
 	const struct policy_region *r = &pl->p->regions[i];
-	struct mmiotrap_region_opts o = desired(pl, i), other;
+	struct mmiotrap_region o = desired(pl, i), other;
 	const struct mmiotrap_region *l;
 	int j;
 
@@ -208,7 +208,7 @@ static int check_overlap(const struct plan *pl, int i)
 		/* A stale region of this pid is pruned by the add. */
 		if (l->flags & MMIOTRAP_REGION_POLICY || l->vm != o.vm || l->bus != o.bus ||
 		    !mmiotrap_overlap(o.addr, o.len, l->addr, l->len) ||
-		    mmiotrap_region_stale(pl->mt, l))
+		    mmiotrap_region_stale(pl->mt, l) > 0)
 			continue;
 		return file_error(pl, -EADDRINUSE, r->addr_line, "addr",
 				  "%s 0x%llx len 0x%llx overlaps region %u (%s) of vm %u, which is not the policy's",
@@ -243,7 +243,7 @@ static int check_room(const struct plan *pl)
 		if (pl->change[i] == KEEP)
 			continue;
 		regions++;
-		blocks += mmiotrap_index_entries(r->opts.addr, r->opts.len);
+		blocks += mmiotrap_index_entries(r->want.addr, r->want.len);
 	}
 	if (regions > MMIOTRAP_MAX_REGIONS - 1)
 		return plan_error(pl, -ENOSPC, "no room: there would be %d regions, %d at most",
@@ -254,32 +254,14 @@ static int check_room(const struct plan *pl)
 	return 0;
 }
 
-/* A live region as it was added, to add it back. */
-static struct mmiotrap_region_opts opts_of(const struct mmiotrap_region *r)
-{
-	return (struct mmiotrap_region_opts) {
-		.sz = sizeof(struct mmiotrap_region_opts),
-		.vm = r->vm,
-		.bus = r->bus,
-		.addr = r->addr,
-		.len = r->len,
-		.widths = r->widths,
-		.name = r->name,
-		.dispatched = r->action & MMIOTRAP_ACTION_QUIET,
-		.decoder = r->decoder,
-		.params = r->params,
-		.flags = r->flags,
-	};
-}
-
 /*
  * Undo the steps taken: the regions added go, and the regions removed come
- * back in id order, so that each gets its old id again unless a lower one
- * was free. Their counters start again from zero.
+ * back exactly as they were (fast widths, wanted ones, flags), in id order,
+ * so that each gets its old id again unless a lower one was free. Their
+ * counters start again from zero.
  */
 static int undo(struct plan *pl, const char *step, const char *name, int err)
 {
-	struct mmiotrap_region_opts o;
 	const char *lost = NULL;
 	int i, nlost = 0;
 
@@ -288,8 +270,7 @@ static int undo(struct plan *pl, const char *step, const char *name, int err)
 	for (i = 0; i < pl->nlive; i++) {
 		if (!pl->dropped[i])
 			continue;
-		o = opts_of(&pl->live[i]);
-		if (mmiotrap_region_add(pl->mt, &o) < 0 && !nlost++)
+		if (region_add(pl->mt, &pl->live[i]) < 0 && !nlost++)
 			lost = pl->live[i].name;
 	}
 	if (nlost)
@@ -302,7 +283,7 @@ static int undo(struct plan *pl, const char *step, const char *name, int err)
 /* Removals first: a changed region's name and range are free for it again. */
 static int execute(struct plan *pl)
 {
-	struct mmiotrap_region_opts o;
+	struct mmiotrap_region o;
 	int i, id, err;
 
 	for (i = 0; i < pl->nlive; i++) {
@@ -317,7 +298,7 @@ static int execute(struct plan *pl)
 		if (pl->change[i] == KEEP)
 			continue;
 		o = desired(pl, i);
-		id = mmiotrap_region_add(pl->mt, &o);
+		id = region_add(pl->mt, &o);
 		if (id < 0)
 			return undo(pl, "add", o.name, id);
 		pl->added[pl->nadded++] = id;

@@ -127,16 +127,16 @@ int mmiotrap_region_next(struct mmiotrap *mt, __u32 prev, struct mmiotrap_region
 
 int mmiotrap_region_find(struct mmiotrap *mt, const char *name, struct mmiotrap_region *r)
 {
-	__u32 id = 0;
+	int err;
 
+	if (!mt || !r)
+		return -EINVAL;
 	if (!name || !*name)
 		return -ENOENT;
-	while (!mmiotrap_region_next(mt, id, r)) {
+	mmiotrap_for_each_region(r, mt, err)
 		if (!strncmp(r->name, name, sizeof(r->name)))
 			return 0;
-		id = r->id;
-	}
-	return -ENOENT;
+	return err ?: -ENOENT;
 }
 
 static int vm_get(struct mmiotrap *mt, __u32 pid, struct mmiotrap_vm *vm)
@@ -144,13 +144,22 @@ static int vm_get(struct mmiotrap *mt, __u32 pid, struct mmiotrap_vm *vm)
 	return bpf_map_lookup_elem(mt->map_fd[MAP_VMS], &pid, vm) ? -errno : 0;
 }
 
-bool mmiotrap_region_stale(struct mmiotrap *mt, const struct mmiotrap_region *r)
+int mmiotrap_region_stale(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
 	struct mmiotrap_vm vm;
 	__u64 ticks;
+	int err;
 
-	return vm_get(mt, r->vm, &vm) || proc_start_ticks(r->vm, &ticks) ||
-	       ticks != vm.start_ticks;
+	if (!mt || !r)
+		return -EINVAL;
+	/* Without its VM's entry, the region can never match again. */
+	err = vm_get(mt, r->vm, &vm);
+	if (err)
+		return err == -ENOENT ? 1 : err;
+	err = proc_start_ticks(r->vm, &ticks);
+	if (err)
+		return err == -ESRCH ? 1 : err;
+	return ticks != vm.start_ticks;
 }
 
 /* Each id's counters start from zero, whatever the id's last region left. */
@@ -200,15 +209,17 @@ static int vm_update(struct mmiotrap *mt, __u32 pid)
 {
 	struct mmiotrap_vm vm = {};
 	struct mmiotrap_region r;
-	__u32 id = 0, buses = 0, regions = 0;
+	__u32 buses = 0, regions = 0;
+	int err;
 
-	while (!mmiotrap_region_next(mt, id, &r)) {
+	mmiotrap_for_each_region(&r, mt, err) {
 		if (r.vm == pid) {
 			buses |= 1U << r.bus;
 			regions++;
 		}
-		id = r.id;
 	}
+	if (err)
+		return err;
 	if (!regions) {
 		if (bpf_map_delete_elem(mt->map_fd[MAP_VMS], &pid) && errno != ENOENT)
 			return -errno;
@@ -239,20 +250,18 @@ static int prune_stale(struct mmiotrap *mt, __u32 pid, __u64 ticks)
 {
 	struct mmiotrap_region r;
 	struct mmiotrap_vm vm;
-	__u32 id = 0;
 	int err;
 
 	if (vm_get(mt, pid, &vm) || vm.start_ticks == ticks)
 		return 0;
-	while (!mmiotrap_region_next(mt, id, &r)) {
-		id = r.id;
+	mmiotrap_for_each_region(&r, mt, err) {
 		if (r.vm != pid)
 			continue;
 		err = region_remove(mt, &r);
 		if (err)
 			return err;
 	}
-	return 0;
+	return err;
 }
 
 bool mmiotrap_valid_name(const char *name)
@@ -319,56 +328,68 @@ int mmiotrap_parse_widths(const char *arg, __u8 *widths, const char **bad)
 	return 0;
 }
 
-static int check_opts(const struct mmiotrap_region_opts *o)
+static int check_region(const struct mmiotrap_region *w)
 {
 	char msg[128];
 	int err;
 
-	if (!o->len || (o->widths & ~MMIOTRAP_WIDTHS_ALL) || (o->flags & ~MMIOTRAP_REGION_POLICY) ||
-	    (o->want_fast & ~(o->widths ?: MMIOTRAP_WIDTHS_ALL)))
+	if (!w->len) {
+		pr_warn("a region of length 0\n");
 		return -EINVAL;
-	if (o->bus != MMIOTRAP_BUS_MMIO && o->bus != MMIOTRAP_BUS_PIO)
+	}
+	if (w->bus != MMIOTRAP_BUS_MMIO && w->bus != MMIOTRAP_BUS_PIO) {
+		pr_warn("no bus %u\n", w->bus);
 		return -EINVAL;
-	if (range_problem(o->bus, o->addr, o->len, msg, sizeof(msg))) {
+	}
+	if ((w->widths & ~MMIOTRAP_WIDTHS_ALL) || (w->want_fast & ~w->widths)) {
+		pr_warn("widths 0x%x (fast 0x%x): not a set of 1, 2, 4 and 8 with the fast among them\n",
+			w->widths, w->want_fast);
+		return -EINVAL;
+	}
+	if (w->flags & ~MMIOTRAP_REGION_POLICY) {
+		pr_warn("unknown region flags 0x%x\n", w->flags);
+		return -EINVAL;
+	}
+	if (range_problem(w->bus, w->addr, w->len, msg, sizeof(msg))) {
 		pr_warn("%s\n", msg);
 		return -ERANGE;
 	}
-	if (o->name && strlen(o->name) >= MMIOTRAP_NAME_LEN)
-		return -ENAMETOOLONG;
-	if (o->name && *o->name && !mmiotrap_valid_name(o->name))
+	if (*w->name && !mmiotrap_valid_name(w->name)) {
+		pr_warn("bad name '%s': a letter, then letters, digits, '_', '.' or '-'\n", w->name);
 		return -EINVAL;
-	err = decoder_problem(o->decoder, &o->params, msg, sizeof(msg));
+	}
+	err = decoder_problem(w->decoder, &w->params, msg, sizeof(msg));
 	if (err)
 		pr_warn("%s\n", msg);
 	return err;
 }
 
-static bool overlaps(const struct mmiotrap_region *r, const struct mmiotrap_region_opts *o)
+static bool overlaps(const struct mmiotrap_region *r, const struct mmiotrap_region *w)
 {
-	return r->vm == o->vm && r->bus == o->bus &&
-	       mmiotrap_overlap(o->addr, o->len, r->addr, r->len);
+	return r->vm == w->vm && r->bus == w->bus &&
+	       mmiotrap_overlap(w->addr, w->len, r->addr, r->len);
 }
 
 /*
  * What an add would conflict with, ignoring regions about to be pruned;
  * sets *free_id to the lowest id left for it.
  */
-static int check_conflicts(struct mmiotrap *mt, const struct mmiotrap_region_opts *o,
+static int check_conflicts(struct mmiotrap *mt, const struct mmiotrap_region *o,
 			   __u64 ticks, __u32 *free_id)
 {
 	struct mmiotrap_region r;
 	bool used[MMIOTRAP_MAX_REGIONS] = { true };
 	struct mmiotrap_vm vm;
 	bool pruning;
-	__u32 id = 0;
+	__u32 id;
+	int err;
 
 	pruning = !vm_get(mt, o->vm, &vm) && vm.start_ticks != ticks;
-	while (!mmiotrap_region_next(mt, id, &r)) {
-		id = r.id;
+	mmiotrap_for_each_region(&r, mt, err) {
 		if (pruning && r.vm == o->vm)
 			continue;
-		used[id] = true;
-		if (o->name && *o->name && !strncmp(r.name, o->name, sizeof(r.name))) {
+		used[r.id] = true;
+		if (*o->name && !strncmp(r.name, o->name, sizeof(r.name))) {
 			pr_warn("a region named '%s' exists already\n", o->name);
 			return -EEXIST;
 		}
@@ -379,12 +400,15 @@ static int check_conflicts(struct mmiotrap *mt, const struct mmiotrap_region_opt
 			return -EADDRINUSE;
 		}
 	}
+	if (err)
+		return err;
 	for (id = 1; id < MMIOTRAP_MAX_REGIONS; id++) {
 		if (!used[id]) {
 			*free_id = id;
 			return 0;
 		}
 	}
+	pr_warn("no room for another region: %d at most\n", MMIOTRAP_MAX_REGIONS - 1);
 	return -ENOSPC;
 }
 
@@ -412,55 +436,60 @@ static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 	return err;
 }
 
-int mmiotrap_region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts)
+int mmiotrap_region_add(struct mmiotrap *mt, __u32 vm, enum mmiotrap_bus bus, __u64 addr,
+			__u64 len, const struct mmiotrap_region_opts *opts)
 {
-	struct mmiotrap_region_opts o = {};
+	struct mmiotrap_region w = { .vm = vm, .bus = bus, .addr = addr, .len = len };
+	const char *name = OPTS_GET(opts, name, NULL);
 
-	if (!opts || !OPTS_VALID(opts, struct mmiotrap_region_opts))
+	if (!mt || !OPTS_VALID(opts, struct mmiotrap_region_opts))
 		return -EINVAL;
-	memcpy(&o, opts, opts->sz);
-	return region_add(mt, &o, MMIOTRAP_ACTION_RING |
-			  (o.dispatched ? MMIOTRAP_ACTION_QUIET : 0), 0);
+	if (name && strlen(name) >= sizeof(w.name)) {
+		pr_warn("name '%s' is longer than %d characters\n", name, MMIOTRAP_NAME_LEN - 1);
+		return -ENAMETOOLONG;
+	}
+	if (name)
+		strcpy(w.name, name);
+	w.widths = OPTS_GET(opts, widths, 0) ?: MMIOTRAP_WIDTHS_ALL;
+	w.decoder = OPTS_GET(opts, decoder, MMIOTRAP_DECODER_RAW);
+	if (opts && opts->sz >= offsetofend(struct mmiotrap_region_opts, params))
+		w.params = opts->params;
+	w.flags = OPTS_GET(opts, flags, 0);
+	w.want_fast = OPTS_GET(opts, want_fast, 0);
+	w.action = MMIOTRAP_ACTION_RING |
+		   (OPTS_GET(opts, dispatched, false) ? MMIOTRAP_ACTION_QUIET : 0);
+	return region_add(mt, &w);
 }
 
-int region_add(struct mmiotrap *mt, const struct mmiotrap_region_opts *opts,
-	       __u8 action, __u8 fast_widths)
+/*
+ * Add region @want as it says (everything but its id and generation):
+ * its id, or -errno. Its VMM's regions left by an exited process go first.
+ */
+int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want)
 {
-	struct mmiotrap_region_opts o = *opts;
-	struct mmiotrap_region r = {};
+	struct mmiotrap_region r = *want;
 	__u64 ticks;
 	__u32 id;
 	int err;
 
-	err = check_opts(&o);
+	err = check_region(&r);
 	if (err)
 		return err;
-	err = proc_start_ticks(o.vm, &ticks);
-	if (err)
+	err = proc_start_ticks(r.vm, &ticks);
+	if (err) {
+		pr_warn("no process %u\n", r.vm);
 		return err;
+	}
 	err = regions_lock(mt);
 	if (err)
 		return err;
-	err = check_conflicts(mt, &o, ticks, &id);
+	err = check_conflicts(mt, &r, ticks, &id);
 	if (!err)
-		err = prune_stale(mt, o.vm, ticks);
+		err = prune_stale(mt, r.vm, ticks);
 	if (!err) {
-		r.addr = o.addr;
-		r.len = o.len;
 		r.id = id;
-		r.vm = o.vm;
-		r.bus = o.bus;
-		r.widths = o.widths ? o.widths : MMIOTRAP_WIDTHS_ALL;
-		r.flags = o.flags;
-		r.want_fast = o.want_fast;
-		r.decoder = o.decoder;
-		r.params = o.params;
-		r.action = action;
-		r.fast_widths = fast_widths;
 		/* Its generation: the version its add makes. */
 		r.gen = table_version(mt) + 1;
-		if (o.name)
-			strncpy(r.name, o.name, sizeof(r.name) - 1);
 		err = region_insert(mt, &r);
 	}
 	regions_unlock(mt);
@@ -500,7 +529,7 @@ int region_del(struct mmiotrap *mt, __u32 id, bool fast_too)
 		return err;
 	err = mmiotrap_region_get(mt, id, &r);
 	/* Its ioeventfds would go on completing writes that nobody then sees. */
-	if (!err && !fast_too && r.fast_widths && !mmiotrap_region_stale(mt, &r)) {
+	if (!err && !fast_too && r.fast_widths && mmiotrap_region_stale(mt, &r) == 0) {
 		pr_warn("region '%s' is fast: its VMM (pid %u) owns the ioeventfds and must let it go (mmiotrap_fast_del)\n",
 			*r.name ? r.name : "-", r.vm);
 		err = -EBUSY;

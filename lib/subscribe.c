@@ -312,7 +312,7 @@ static void set_baseline(struct mmiotrap_sub *sub)
 	}
 }
 
-static __u64 now_ns(void)
+__u64 mmiotrap_now_ns(void)
 {
 	struct timespec ts;
 
@@ -332,7 +332,7 @@ static int set_wakeups(struct mmiotrap_sub *sub, const struct mmiotrap_subscribe
 	int err;
 
 	if (duration_ms)
-		sub->deadline_ns = now_ns() + duration_ms * 1000000;
+		sub->deadline_ns = mmiotrap_now_ns() + duration_ms * 1000000;
 	sub->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sub->kick_fd < 0)
 		return -errno;
@@ -459,13 +459,13 @@ int mmiotrap_sub_consume(struct mmiotrap_sub *sub)
 
 static bool expired(const struct mmiotrap_sub *sub)
 {
-	return sub->deadline_ns && now_ns() >= sub->deadline_ns;
+	return sub->deadline_ns && mmiotrap_now_ns() >= sub->deadline_ns;
 }
 
 /* @timeout_ms, or less if the subscription ends sooner. */
 static int wait_ms(const struct mmiotrap_sub *sub, int timeout_ms)
 {
-	__u64 now = now_ns(), left;
+	__u64 now = mmiotrap_now_ns(), left;
 
 	if (!sub->deadline_ns)
 		return timeout_ms;
@@ -477,12 +477,12 @@ static int wait_ms(const struct mmiotrap_sub *sub, int timeout_ms)
 
 static int spin(struct mmiotrap_sub *sub, int timeout_ms)
 {
-	__u64 deadline = now_ns() + (__u64)timeout_ms * 1000000;
+	__u64 deadline = mmiotrap_now_ns() + (__u64)timeout_ms * 1000000;
 	int n;
 
 	do {
 		n = mmiotrap_sub_consume(sub);
-	} while (!n && !expired(sub) && (timeout_ms < 0 || now_ns() < deadline));
+	} while (!n && !expired(sub) && (timeout_ms < 0 || mmiotrap_now_ns() < deadline));
 	return !n && expired(sub) ? -ETIME : n;
 }
 

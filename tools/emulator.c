@@ -49,12 +49,6 @@ struct emu {
 	bool latest_ok;
 };
 
-/* libmmiotrap's rule: fast widths at the starts of the widest one's registers. */
-static uint64_t stride(uint8_t widths)
-{
-	return widths & 8 ? 8 : widths & 4 ? 4 : widths & 2 ? 2 : 1;
-}
-
 static bool region_has(const struct emu_region *r, const struct access *a)
 {
 	uint8_t widths = r->widths ? r->widths : 0xf;
@@ -64,7 +58,7 @@ static bool region_has(const struct emu_region *r, const struct access *a)
 	if (!(widths & a->width))
 		return false;
 	/* A bare ioeventfd sees its own address and width, nothing else. */
-	return r->kind != EMU_IOEVENTFD || !((a->addr - r->addr) % stride(widths));
+	return r->kind != EMU_IOEVENTFD || !((a->addr - r->addr) % mmiotrap_fast_stride(widths));
 }
 
 static int region_of(const struct emu *e, const struct access *a)
@@ -82,14 +76,6 @@ bool emu_owns(const struct access *a, uint32_t step, const void *ctx)
 	const struct emu *e = ctx;
 
 	return step < e->until_step && region_of(e, a) >= 0;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Called with e->lock held or from the only consumer. */
@@ -134,7 +120,7 @@ static bool should_be_fast(const struct emu *e, const struct mmiotrap_event *ev)
 	r = &e->cfg.regions[i];
 	fast = r->fast_widths ? r->fast_widths : r->widths ? r->widths : 0xf;
 	return (r->kind == EMU_FAST || r->kind == EMU_ADOPTED) && (fast & ev->width) &&
-	       !((ev->addr - r->addr) % stride(fast));
+	       !((ev->addr - r->addr) % mmiotrap_fast_stride(fast));
 }
 
 static int on_event(void *ctx, const struct mmiotrap_event *ev, const struct mmiotrap_region *r)
@@ -160,7 +146,7 @@ static int on_event(void *ctx, const struct mmiotrap_event *ev, const struct mmi
 		return 0;
 	}
 	if (e->nlat < e->expected)
-		e->lat_ns[e->nlat++] = now_ns() - ev->ts_ns;
+		e->lat_ns[e->nlat++] = mmiotrap_now_ns() - ev->ts_ns;
 	if (cursor_done(&e->cur)) {
 		mismatch(e, ev);
 		return 0;
@@ -220,7 +206,7 @@ static int add_raw(struct emu *e, const struct emu_region *r)
 	int w;
 
 	for (w = 1; w <= 8; w <<= 1) {
-		for (a = r->addr; (widths & w) && a - r->addr + w <= r->len; a += stride(widths)) {
+		for (a = r->addr; (widths & w) && a - r->addr + w <= r->len; a += mmiotrap_fast_stride(widths)) {
 			if (e->nraw == MAX_RAW)
 				return -E2BIG;
 			e->raw[e->nraw] = (struct kvm_ioeventfd){
@@ -244,12 +230,11 @@ static int add_region(struct emu *e, int i)
 
 	switch (r->kind) {
 	case EMU_FAST: {
-		struct mmiotrap_fast_opts o = {
-			.sz = sizeof(o), .vm_fd = e->vm_fd, .bus = (enum mmiotrap_bus)r->bus, .addr = r->addr,
-			.len = r->len, .widths = r->widths, .fast_widths = r->fast_widths,
-		};
+		MMIOTRAP_OPTS(mmiotrap_fast_opts, o, .widths = r->widths,
+			      .fast_widths = r->fast_widths);
 
-		err = mmiotrap_fast_add(&e->fast[i], e->mt, &o);
+		err = mmiotrap_fast_add(&e->fast[i], e->mt, e->vm_fd, (enum mmiotrap_bus)r->bus,
+					r->addr, r->len, &o);
 		if (err)
 			return err;
 		e->region_id[i] = mmiotrap_fast_region(e->fast[i]);
@@ -261,12 +246,10 @@ static int add_region(struct emu *e, int i)
 			return err;
 		return mmiotrap_sub_watch(e->sub, mmiotrap_fast_eventfd(e->fast[i]));
 	case EMU_SLOW: {
-		struct mmiotrap_region_opts o = {
-			.sz = sizeof(o), .vm = getpid(), .bus = (enum mmiotrap_bus)r->bus, .addr = r->addr,
-			.len = r->len, .widths = r->widths, .dispatched = true,
-		};
+		MMIOTRAP_OPTS(mmiotrap_region_opts, o, .widths = r->widths, .dispatched = true);
 
-		id = mmiotrap_region_add(e->mt, &o);
+		id = mmiotrap_region_add(e->mt, getpid(), (enum mmiotrap_bus)r->bus, r->addr,
+					 r->len, &o);
 		if (id < 0)
 			return id;
 		e->region_id[i] = id;
@@ -298,10 +281,9 @@ static int find_given(struct emu *e)
 {
 	struct mmiotrap_region r;
 	struct emu_region *er;
-	__u32 id = 0;
+	int err;
 
-	while (!mmiotrap_region_next(e->mt, id, &r)) {
-		id = r.id;
+	mmiotrap_for_each_region(&r, e->mt, err) {
 		if (r.vm != (__u32)getpid())
 			continue;
 		if (e->cfg.nregions == EMU_MAX_REGIONS)
@@ -312,9 +294,9 @@ static int find_given(struct emu *e)
 			.bus = r.bus, .addr = r.addr, .len = r.len,
 			.widths = r.widths, .fast_widths = r.want_fast,
 		};
-		e->region_id[e->cfg.nregions++] = id;
+		e->region_id[e->cfg.nregions++] = r.id;
 	}
-	return 0;
+	return err;
 }
 
 static int subscribe(struct emu *e)

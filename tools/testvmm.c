@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mmiotrap.h"
 #include "emulator.h"
 #include "kvm_vm.h"
 #include "script.h"
@@ -475,14 +476,6 @@ static int handle_exit(const struct kvm_run *run, struct cursor *c,
 	return -1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /*
  * Run the guest until it halts, checking each exit against the next
  * write of the script. Return 0 if it halted, -1 if a mismatch or an
@@ -491,7 +484,7 @@ static uint64_t now_ns(void)
 static int run_guest(struct kvm_vm *vm, struct cursor *c, struct emu *emu,
 		     struct stats *st)
 {
-	uint64_t start = now_ns();
+	uint64_t start = mmiotrap_now_ns();
 	int ret;
 
 	do {
@@ -503,7 +496,7 @@ static int run_guest(struct kvm_vm *vm, struct cursor *c, struct emu *emu,
 		}
 		ret = handle_exit(vm->run, c, emu, st);
 	} while (ret > 0);
-	st->ns = now_ns() - start;
+	st->ns = mmiotrap_now_ns() - start;
 	if (ret < 0)
 		st->mismatches++;
 	return ret;
