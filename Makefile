@@ -51,7 +51,8 @@ CLI_OBJS	:= $(patsubst cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
 VMM_OBJS	:= $(patsubst tools/%.c,$(OUTPUT)/tools/%.o,$(VMM_SRCS)) \
 		   $(OUTPUT)/tools/doorbell_guest.o
 
-PROGS		:= $(OUTPUT)/mmiotrap $(OUTPUT)/mmiotrap-testvmm $(OUTPUT)/decode-test
+PROGS		:= $(OUTPUT)/mmiotrap $(OUTPUT)/mmiotrap-testvmm $(OUTPUT)/decode-test \
+		   $(OUTPUT)/api-test
 LIBS		:= $(OUTPUT)/libmmiotrap.a $(OUTPUT)/$(SONAME)
 
 ifeq ($(V),1)
@@ -107,6 +108,10 @@ $(OUTPUT)/tools/%.o: tools/%.S | $(OUTPUT)/tools
 $(OUTPUT)/decode-test: selftests/decode/decode_test.c $(OUTPUT)/decode_test.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf $(ALL_LDFLAGS) -o $@ $< $(LIB_LDLIBS)
+
+$(OUTPUT)/api-test: selftests/api/api_test.c $(OUTPUT)/libmmiotrap.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
 $(OUTPUT)/libmmiotrap.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

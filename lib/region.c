@@ -105,6 +105,8 @@ int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotr
 
 int mmiotrap_region_get(struct mmiotrap *mt, __u32 id, struct mmiotrap_region *r)
 {
+	if (!mt || !r)
+		return -EINVAL;
 	if (!id || id >= MMIOTRAP_MAX_REGIONS)
 		return -ENOENT;
 	if (bpf_map_lookup_elem(mt->map_fd[MAP_REGIONS], &id, r))
@@ -542,6 +544,8 @@ int region_del(struct mmiotrap *mt, __u32 id, bool fast_too)
 
 int mmiotrap_region_del(struct mmiotrap *mt, __u32 id)
 {
+	if (!mt)
+		return -EINVAL;
 	return region_del(mt, id, false);
 }
 

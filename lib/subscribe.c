@@ -353,7 +353,7 @@ int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
 	struct mmiotrap_sub *sub;
 	int err;
 
-	if (!subp || !fn || !OPTS_VALID(opts, struct mmiotrap_subscribe_opts))
+	if (!subp || !mt || !fn || !OPTS_VALID(opts, struct mmiotrap_subscribe_opts))
 		return -EINVAL;
 	sub = calloc(1, sizeof(*sub));
 	if (!sub)
@@ -402,6 +402,8 @@ int mmiotrap_sub_watch(struct mmiotrap_sub *sub, int efd)
 {
 	int err = -ENOSPC;
 
+	if (!sub)
+		return -EINVAL;
 	pthread_mutex_lock(&sub->lock);
 	if (sub->nwatched < MAX_WATCHED)
 		err = watch(sub, efd);
@@ -415,6 +417,8 @@ int mmiotrap_sub_unwatch(struct mmiotrap_sub *sub, int efd)
 {
 	int i, err = -ENOENT;
 
+	if (!sub)
+		return -EINVAL;
 	pthread_mutex_lock(&sub->lock);
 	for (i = 0; i < sub->nwatched; i++) {
 		if (sub->watched[i] != efd)
@@ -429,7 +433,7 @@ int mmiotrap_sub_unwatch(struct mmiotrap_sub *sub, int efd)
 
 int mmiotrap_sub_fd(const struct mmiotrap_sub *sub)
 {
-	return sub->epfd;
+	return sub ? sub->epfd : -EINVAL;
 }
 
 static void rearm(int fd)
@@ -444,6 +448,8 @@ int mmiotrap_sub_consume(struct mmiotrap_sub *sub)
 {
 	int i, err, n;
 
+	if (!sub)
+		return -EINVAL;
 	pthread_mutex_lock(&sub->lock);
 	/* Rearm the eventfds first: a kick after this finds the record. */
 	for (i = 0; i < sub->nwatched; i++)
@@ -511,6 +517,8 @@ int mmiotrap_sub_poll(struct mmiotrap_sub *sub, int timeout_ms)
 	struct epoll_event evs[8];
 	int n;
 
+	if (!sub)
+		return -EINVAL;
 	if (expired(sub))
 		return -ETIME;
 	if (sub->busy_poll)
@@ -567,6 +575,8 @@ int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *r
 	__u8 bus;
 	int err;
 
+	if (!sub || !run)
+		return -EINVAL;
 	if (!exit_write(run, &bus, &addr, &width))
 		return 0;
 	pthread_mutex_lock(&sub->lock);
