@@ -51,8 +51,8 @@ CLI_OBJS	:= $(patsubst cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
 VMM_OBJS	:= $(patsubst tools/%.c,$(OUTPUT)/tools/%.o,$(VMM_SRCS)) \
 		   $(OUTPUT)/tools/doorbell_guest.o
 
-PROGS		:= $(OUTPUT)/mmiotrap $(OUTPUT)/mmiotrap-testvmm $(OUTPUT)/decode-test \
-		   $(OUTPUT)/api-test
+PROGS		:= $(OUTPUT)/mmiotrap $(OUTPUT)/mmiotrap-testvmm $(OUTPUT)/mmiotrap-inject \
+		   $(OUTPUT)/decode-test $(OUTPUT)/api-test
 LIBS		:= $(OUTPUT)/libmmiotrap.a $(OUTPUT)/$(SONAME)
 
 ifeq ($(V),1)
@@ -129,6 +129,11 @@ $(OUTPUT)/mmiotrap: $(CLI_OBJS) $(OUTPUT)/libmmiotrap.a
 $(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS) $(OUTPUT)/libmmiotrap.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+
+# Drives the trap's raw_tp programs with BPF_PROG_TEST_RUN: no VM, no libmmiotrap.
+$(OUTPUT)/mmiotrap-inject: $(OUTPUT)/tools/inject.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
 
 # Installs only what is missing; as root, as make demo and make check run.
 deps:

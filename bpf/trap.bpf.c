@@ -188,8 +188,12 @@ static __noinline int trap_write(struct doorbell *d)
 		return 0;
 	}
 	cnt->matched++;
-	if (d->src)
-		bpf_probe_read_kernel(&d->value, d->width & 0xf, d->src);
+	/*
+	 * KVM passes kernel memory. BPF_PROG_TEST_RUN callers (mmiotrap-inject)
+	 * pass their own: only a failed kernel read tries it as user memory.
+	 */
+	if (d->src && bpf_probe_read_kernel(&d->value, d->width & 0xf, d->src))
+		bpf_probe_read_user(&d->value, d->width & 0xf, d->src);
 	slot->value = d->value;
 	if (r->action & MMIOTRAP_ACTION_RING)
 		emit(d, r, slot, cnt, tgid);

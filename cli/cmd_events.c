@@ -77,10 +77,12 @@ static void print_write(struct printer *p, const struct mmiotrap_event *ev,
 
 	if (!p->cli->json) {
 		decoded(ev, r, NULL, text, sizeof(text));
-		printf("%llu vm %u vcpu %u %s 0x%llx width %u value 0x%llx region %u seq %llu%s%s\n",
+		printf("%llu vm %u vcpu %u %s 0x%llx width %u value 0x%llx region %u seq %llu%s%s%s%s\n",
 		       (unsigned long long)ev->ts_ns, ev->vm, ev->vcpu_tid, bus_str(ev->bus),
 		       (unsigned long long)ev->addr, ev->width, (unsigned long long)ev->value,
-		       ev->region, (unsigned long long)ev->seq, fast ? " fast" : "", text);
+		       ev->region, (unsigned long long)ev->seq, fast ? " fast" : "",
+		       ev->flags & MMIOTRAP_EVENT_NO_VALUE ? " no_value" : "",
+		       ev->flags & MMIOTRAP_EVENT_REP_TRUNCATED ? " truncated" : "", text);
 		return;
 	}
 	obj = json_pack("{s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:i, s:I, s:b}",
@@ -94,6 +96,11 @@ static void print_write(struct printer *p, const struct mmiotrap_event *ev,
 			"region", ev->region,
 			"seq", (json_int_t)ev->seq,
 			"fast", fast);
+	/* Rare flags appear only when set: most records stay as they were. */
+	if (ev->flags & MMIOTRAP_EVENT_NO_VALUE)
+		json_object_set_new(obj, "no_value", json_true());
+	if (ev->flags & MMIOTRAP_EVENT_REP_TRUNCATED)
+		json_object_set_new(obj, "truncated", json_true());
 	decoded(ev, r, obj, text, sizeof(text));
 	cli_json(p->cli, obj);
 }

@@ -5,7 +5,7 @@
 
 setup_file() {
 	load helper
-	require_kernel
+	file_missing bpf || return 0
 	"$MT" load
 }
 
@@ -16,6 +16,7 @@ teardown_file() {
 
 setup() {
 	load helper
+	file_required
 	sleep 1000 3>&- &
 	vm=$!
 	"$MT" region add --vm "$vm" --mmio 0xd0000000 --len 0x1000 --name db0

@@ -5,7 +5,7 @@
 
 setup() {
 	load helper
-	load_trap
+	load_bpf_trap
 }
 
 teardown() {
@@ -21,6 +21,7 @@ teardown() {
 # decoded REGION-ARGS -- STEPS...: the guest's writes as JSON events.
 decoded() {
 	local args=()
+	require_kvm
 	while [ "$1" != -- ]; do
 		args+=("$1")
 		shift
@@ -77,6 +78,7 @@ decoded() {
 }
 
 @test "events in text show the decoded fields too" {
+	require_kvm
 	vmm_start vm mmio:0xfebf1000:4:1:9
 	"$MT" region add --vm "$vm_pid" --mmio 0xfebf1000 --len 8 --decoder nvme --bar0 0xfebf0000 \
 		--queues 1 >/dev/null

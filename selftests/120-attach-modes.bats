@@ -7,7 +7,7 @@ N=200
 
 setup() {
 	load helper
-	require_kernel
+	require_kvm
 }
 
 teardown() {

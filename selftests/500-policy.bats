@@ -91,9 +91,10 @@ write_policy() {
 	EOF
 }
 
-# The trap, a VM named $WEB, a VM known by pid, and write_policy's file.
+# The trap, a VM named $WEB, a VM known by pid (processes, not KVM VMs),
+# and write_policy's file.
 two_vms() {
-	load_trap
+	load_bpf_trap
 	background_vm web -name "$WEB,debug-threads=on"
 	background_vm db
 	write_policy
@@ -532,7 +533,7 @@ refused() {
 }
 
 @test "a VM is found by QEMU's -name, and must be found once" {
-	load_trap
+	load_bpf_trap
 	background_vm other -name "guest=${WEB}0,process=${WEB}0" -S
 	background_vm web -name "guest=$WEB,debug-threads=on"
 	f=$BATS_TEST_TMPDIR/p.yaml

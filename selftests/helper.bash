@@ -20,10 +20,43 @@ require() {
 	skip "$*"
 }
 
-require_kernel() {
-	[ "$(id -u)" = 0 ] || require "these tests need root"
-	[ -w /dev/kvm ] || require "no usable /dev/kvm"
-	"$MT" -j doctor >/dev/null || require "the kernel lacks what mmiotrap needs: $("$MT" doctor | grep MISSING)"
+# missing bpf|kvm: why this machine cannot run tests that need BPF (root,
+# BTF, the tracepoints, a program that loads), or that also start a VM;
+# nothing if it can. 'selftests/run' counts skips by these reasons.
+missing() {
+	local doctor
+	[ "$(id -u)" = 0 ] || { echo "these tests need root"; return; }
+	doctor=$("$MT" -j doctor 2>&1)
+	jq -r --arg need "$1" '[.checks[] | select(.ok | not)] as $bad |
+		if $need == "kvm" and any($bad[]; .name == "kvm") then "no usable /dev/kvm"
+		else [$bad[] | select(.name != "kvm") | "\(.name): \(.detail)"] | join("; ") |
+			if . == "" then empty else "the kernel lacks what mmiotrap needs: " + . end
+		end' <<<"$doctor" 2>/dev/null || echo "mmiotrap -j doctor failed: $doctor"
+}
+
+require_bpf() {
+	local why
+	why=$(missing bpf)
+	[ -z "$why" ] || require "$why"
+}
+
+require_kvm() {
+	local why
+	why=$(missing kvm)
+	[ -z "$why" ] || require "$why"
+}
+
+# bats 1.8 fails a setup_file that skips: setup_file notes what is
+# missing (file_missing bpf|kvm, false if anything is) and each test's
+# setup skips for it with file_required.
+file_missing() {
+	MMIOTRAP_FILE_MISSING=$(missing "$1")
+	export MMIOTRAP_FILE_MISSING
+	[ -z "$MMIOTRAP_FILE_MISSING" ]
+}
+
+file_required() {
+	[ -z "${MMIOTRAP_FILE_MISSING-}" ] || require "$MMIOTRAP_FILE_MISSING"
 }
 
 # Pins and attached programs of this suite's root must not outlive it.
@@ -91,9 +124,16 @@ check_events() {
 }
 
 # A fresh trap for each test: no region, counter or record of another test.
+# load_trap for a test that starts a VM, load_bpf_trap for one that does not;
+# both pass their arguments to 'mmiotrap load'.
 load_trap() {
-	require_kernel
-	"$MT" load >/dev/null
+	require_kvm
+	"$MT" load "$@" >/dev/null
+}
+
+load_bpf_trap() {
+	require_bpf
+	"$MT" load "$@" >/dev/null
 }
 
 unload_trap() {
