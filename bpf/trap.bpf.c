@@ -2,8 +2,9 @@
 /*
  * The trap: every MMIO and PIO write a vCPU makes passes through here before
  * KVM hands it to an in-kernel device or to the VMM. Writes inside a
- * registered region become one record in the ring buffer; everything else
- * costs one hash lookup and a per-CPU counter.
+ * registered region become one record in the ring of each subscriber the
+ * region's route names; everything else costs one hash lookup and a per-CPU
+ * counter.
  *
  * One handler, three thin attach styles; the loader keeps the first that
  * loads (fentry, tp_btf, raw_tp) and turns the others off.
@@ -25,23 +26,24 @@ const volatile bool mmio_val_is_ptr = true;
 const volatile bool pio_has_data = true;
 const volatile __u64 ns_per_tick = 10000000;
 
+/* The loader sizes the maps indexed by region id and the rest (struct mmiotrap_opts). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MMIOTRAP_MAX_REGIONS);
+	__uint(max_entries, MMIOTRAP_DEFAULT_REGIONS + 1);
 	__type(key, __u32);
 	__type(value, struct mmiotrap_region);
 } regions SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MMIOTRAP_MAX_REGIONS);
+	__uint(max_entries, MMIOTRAP_DEFAULT_VMS);
 	__type(key, __u32);
 	__type(value, struct mmiotrap_vm);
 } vms SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, MMIOTRAP_INDEX_ENTRIES);
+	__uint(max_entries, MMIOTRAP_DEFAULT_INDEX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mmiotrap_index_key);
 	__type(value, __u32);
@@ -49,7 +51,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MMIOTRAP_MAX_REGIONS);
+	__uint(max_entries, MMIOTRAP_DEFAULT_REGIONS + 1);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct mmiotrap_slot);
@@ -57,10 +59,56 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MMIOTRAP_MAX_REGIONS);
+	__uint(max_entries, MMIOTRAP_DEFAULT_REGIONS + 1);
 	__type(key, __u32);
 	__type(value, struct mmiotrap_counters);
 } counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MMIOTRAP_DEFAULT_REGIONS + 1);
+	__type(key, __u32);
+	__type(value, struct mmiotrap_route);
+} routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MMIOTRAP_MAX_SUBS);
+	__type(key, __u32);
+	__type(value, struct mmiotrap_sub_slot);
+} subs SEC(".maps");
+
+/* Each subscriber's ring, made by the library when it subscribes. */
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MMIOTRAP_MAX_SUBS);
+	__type(key, __u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
+
+/*
+ * Each subscriber's lost records by region id, mmap'ed by the subscriber,
+ * as large as the instance's region table (BPF_F_INNER_MAP: any size).
+ */
+struct drop_counts {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MMIOTRAP_MAX_SUBS);
+	__type(key, __u32);
+	__array(values, struct drop_counts);
+} drops SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -69,10 +117,6 @@ struct {
 	__type(value, struct mmiotrap_totals);
 } totals SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 21);
-} events SEC(".maps");
 
 static struct mmiotrap_totals *my_totals(void)
 {
@@ -110,41 +154,118 @@ struct doorbell {
 	__u8 bus;
 };
 
+/* The lowest set bit's index: BPF has no ctz, a de Bruijn sequence does it. */
+static const __u8 debruijn[64] = {
+	0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+};
+
+static __u32 lowest_bit(__u64 x)
+{
+	return debruijn[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+
+/* A ring full: this subscriber's loss, counted where it reads it. */
+static void count_drop(__u32 sub, __u32 id)
+{
+	void *counts = bpf_map_lookup_elem(&drops, &sub);
+	__u32 all = 0;
+	__u64 *n;
+
+	if (!counts)
+		return;
+	n = bpf_map_lookup_elem(counts, &id);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	n = bpf_map_lookup_elem(counts, &all);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/*
+ * A wakeup is a self-IPI. An owner of a quiet region has a cheaper one of
+ * its own (the ioeventfd, or the exit it dispatches); a batched subscriber
+ * is woken once its ring holds a watermark, and its timer takes the rest.
+ */
+static __u64 wakeup(void *ring, __u32 sub, const struct mmiotrap_region *r,
+		    const struct mmiotrap_route *route)
+{
+	struct mmiotrap_sub_slot *s;
+
+	if ((r->action & MMIOTRAP_ACTION_QUIET) && route->owner == sub + 1)
+		return BPF_RB_NO_WAKEUP;
+	s = bpf_map_lookup_elem(&subs, &sub);
+	if (!s || !(s->flags & MMIOTRAP_SUB_BATCHED))
+		return 0;
+	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) + sizeof(struct mmiotrap_event) >=
+	       s->watermark ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* One record, handed to each reader's ring in turn (bpf_loop: verified once). */
+struct fanout {
+	struct mmiotrap_event e;
+	const struct mmiotrap_region *r;
+	const struct mmiotrap_route *route;
+	struct mmiotrap_slot *slot;
+	struct mmiotrap_counters *cnt;
+	__u64 readers;
+};
+
+static long fan_one(__u32 i, struct fanout *f)
+{
+	__u32 sub;
+	void *ring;
+
+	if (!f->readers)
+		return 1;
+	sub = lowest_bit(f->readers);
+	f->readers &= f->readers - 1;
+	ring = bpf_map_lookup_elem(&rings, &sub);
+	if (!ring)
+		return 0;
+	if (bpf_ringbuf_output(ring, &f->e, sizeof(f->e), wakeup(ring, sub, f->r, f->route))) {
+		__sync_fetch_and_add(&f->slot->dropped, 1);
+		f->cnt->dropped++;
+		count_drop(sub, f->r->id);
+		return 0;
+	}
+	f->cnt->emitted++;
+	return 0;
+}
+
 static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 		 struct mmiotrap_slot *slot, struct mmiotrap_counters *cnt, __u32 tgid)
 {
-	struct mmiotrap_event *e;
-	__u32 flags = d->flags;
+	struct fanout f;
 
+	f.route = bpf_map_lookup_elem(&routes, &r->id);
+	f.e.seq = __sync_fetch_and_add(&slot->seq, 1);
+	if (!f.route || !f.route->readers)
+		return;
+	f.e.abi = MMIOTRAP_ABI_VERSION;
+	f.e.bus = d->bus;
+	f.e.width = d->width;
+	f.e.flags = d->flags;
 	if (mmiotrap_region_fast(r, d->addr, d->width)) {
-		flags |= MMIOTRAP_EVENT_FAST;
+		f.e.flags |= MMIOTRAP_EVENT_FAST;
 		cnt->fast++;
 	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		/* The seq gap, or the slot for the newest ones, tells what was lost. */
-		__sync_fetch_and_add(&slot->seq, 1);
-		__sync_fetch_and_add(&slot->dropped, 1);
-		cnt->dropped++;
-		return;
-	}
-	e->abi = MMIOTRAP_ABI_VERSION;
-	e->bus = d->bus;
-	e->width = d->width;
-	e->flags = flags;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->vm = tgid;
-	e->vcpu_tid = (__u32)bpf_get_current_pid_tgid();
-	e->addr = d->addr;
-	e->value = d->value;
-	e->region = r->id;
-	e->gen = r->gen;
-	e->lost = 0;
-	e->seq = __sync_fetch_and_add(&slot->seq, 1);
-	mmiotrap_decode(r, d->addr, d->value, &e->dec);
-	/* A wakeup is a self-IPI: quiet regions have a cheaper one of their own. */
-	bpf_ringbuf_submit(e, r->action & MMIOTRAP_ACTION_QUIET ? BPF_RB_NO_WAKEUP : 0);
-	cnt->emitted++;
+	f.e.ts_ns = bpf_ktime_get_ns();
+	f.e.vm = tgid;
+	f.e.vcpu_tid = (__u32)bpf_get_current_pid_tgid();
+	f.e.addr = d->addr;
+	f.e.value = d->value;
+	f.e.region = r->id;
+	f.e.lost = 0;
+	f.e.gen = r->gen;
+	mmiotrap_decode(r, d->addr, d->value, &f.e.dec);
+	f.r = r;
+	f.slot = slot;
+	f.cnt = cnt;
+	f.readers = f.route->readers;
+	bpf_loop(MMIOTRAP_MAX_SUBS, fan_one, &f, 0);
 }
 
 static __noinline int trap_write(struct doorbell *d)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* mmiotrap events [--vm PID] [--region NAME|ID] [--count N] [--duration SECONDS] */
+/*
+ * mmiotrap events [--vm PID] [--region NAME|ID] [--count N] [--duration SECONDS]
+ *		   [--latency MS] [--owner]
+ */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,6 +118,8 @@ static int print_event(void *ctx, const struct mmiotrap_event *ev,
 		print_lost(p->cli, ev);
 		return 0;
 	}
+	if (ev->flags & MMIOTRAP_EVENT_GONE)
+		return 0;
 	print_write(p, ev, r);
 	/* Stop at the limit: what is left stays in the ring. */
 	return p->left && !--p->left ? -ECANCELED : 0;
@@ -154,6 +159,18 @@ static int parse_events(struct cli *cli, struct events_args *a)
 			if (!n || n > 86400 * 365)
 				return cli_error(cli, "bad --duration '%s': seconds, at least 1", val);
 			a->sub.duration_ms = n * 1000;
+		} else if (cli_is(word, "--latency")) {
+			if (cli_u64(cli, word, val, &n))
+				return 1;
+			if (!n || n > 60000)
+				return cli_error(cli, "bad --latency '%s': milliseconds, 1 to 60000", val);
+			a->sub.latency_ms = n;
+		} else if (cli_is(word, "--owner")) {
+			/* A flag: the word after it is the next option. */
+			a->sub.owner = true;
+			a->sub.wakeup = MMIOTRAP_WAKE_RECORD;
+			cli->argc++;
+			cli->argv--;
 		} else {
 			return cli_error(cli, "unknown argument '%s' to events", word);
 		}
@@ -171,6 +188,8 @@ static int run(const struct cli *cli, struct mmiotrap_sub *sub)
 			break;
 		if (n == -EINTR)
 			continue;
+		if (n == -ESHUTDOWN)
+			return cli_error(cli, "%s was unloaded", cli->opts.pin_root);
 		if (n < 0)
 			return cli_error(cli, "reading events: %s", strerror(-n));
 	}
@@ -179,11 +198,8 @@ static int run(const struct cli *cli, struct mmiotrap_sub *sub)
 
 int do_events(struct cli *cli)
 {
-	/*
-	 * A fast region's records wake only the subscriber that watches its
-	 * eventfd, the VMM's; this process looks now and then for them.
-	 */
-	struct events_args a = { .sub.sz = sizeof(a.sub), .sub.latency_ms = 100 };
+	/* An observer: woken per batch, so that watching costs the guests nothing. */
+	struct events_args a = { .sub.sz = sizeof(a.sub), .sub.wakeup = MMIOTRAP_WAKE_BATCH };
 	static struct printer p;
 	struct mmiotrap_sub *sub = NULL;
 	struct mmiotrap_region r;
@@ -198,11 +214,8 @@ int do_events(struct cli *cli)
 		a.sub.region = a.region ? r.id : 0;
 		p.left = a.count;
 		err = mmiotrap_subscribe(&sub, mt, print_event, &p, &a.sub);
-		if (err == -EBUSY)
-			err = cli_error(cli, "another subscriber is reading the events of %s",
-					cli->opts.pin_root);
-		else if (err)
-			err = cli_error(cli, "cannot subscribe: %s", strerror(-err));
+		if (err)
+			err = cli_lib_error(cli, err, "cannot subscribe");
 	}
 	if (!err) {
 		signal(SIGINT, on_signal);

@@ -107,12 +107,55 @@ int do_unload(struct cli *cli)
 	return 0;
 }
 
+static json_t *subscribers_json(const struct mmiotrap_subscriber *subs, int n)
+{
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:i, s:i, s:i, s:i, s:b, s:s}",
+						     "slot", subs[i].slot, "pid", subs[i].pid,
+						     "vm", subs[i].vm, "region", subs[i].region,
+						     "owner", subs[i].owner,
+						     "wakeup", subs[i].batched ? "batch" : "record"));
+	return arr;
+}
+
+static void print_status(const struct cli *cli, struct mmiotrap *mt, int regions, int stale,
+			 const struct mmiotrap_subscriber *subs, int nsubs)
+{
+	const char *mode = mmiotrap_attach_mode_str(mmiotrap_attach_mode(mt));
+	MMIOTRAP_OPTS(mmiotrap_limits, lim);
+	int i;
+
+	mmiotrap_limits(mt, &lim);
+	if (cli->json) {
+		cli_json(cli, json_pack("{s:s, s:b, s:s, s:i, s:i, s:o, s:{s:i, s:i, s:i, s:i}}",
+					"pin_root", mmiotrap_pin_root(mt), "loaded", 1,
+					"attach_mode", mode, "regions", regions,
+					"stale_regions", stale,
+					"subscribers", subscribers_json(subs, nsubs),
+					"limits", "max_regions", lim.max_regions, "max_vms", lim.max_vms,
+					"index_entries", lim.index_entries, "max_subs", lim.max_subs));
+		return;
+	}
+	printf("loaded at %s\nattach mode: %s\nregions: %d (%d stale)\n",
+	       mmiotrap_pin_root(mt), mode, regions, stale);
+	printf("subscribers: %d\n", nsubs);
+	for (i = 0; i < nsubs; i++)
+		printf("  slot %u pid %u %s%s vm %u region %u\n", subs[i].slot, subs[i].pid,
+		       subs[i].owner ? "owner" : "observer", subs[i].batched ? " batched" : "",
+		       subs[i].vm, subs[i].region);
+	printf("limits: %u regions, %u VMs, %u index entries, %u subscribers\n",
+	       lim.max_regions, lim.max_vms, lim.index_entries, lim.max_subs);
+}
+
 int do_status(struct cli *cli)
 {
+	struct mmiotrap_subscriber subs[MMIOTRAP_MAX_SUBS];
 	struct mmiotrap_region r;
 	struct mmiotrap *mt;
-	int regions = 0, stale = 0, err;
-	const char *mode;
+	int regions = 0, stale = 0, nsubs, err;
 
 	if (no_args(cli) || cli_open(cli, &mt))
 		return 1;
@@ -120,18 +163,12 @@ int do_status(struct cli *cli)
 		regions++;
 		stale += mmiotrap_region_stale(mt, &r) > 0;
 	}
-	if (err) {
+	nsubs = err ? err : mmiotrap_subscribers(mt, subs, MMIOTRAP_MAX_SUBS);
+	if (nsubs < 0) {
 		mmiotrap_close(mt);
-		return cli_error(cli, "cannot read the regions: %s", strerror(-err));
+		return cli_error(cli, "cannot read the instance: %s", strerror(-nsubs));
 	}
-	mode = mmiotrap_attach_mode_str(mmiotrap_attach_mode(mt));
-	if (cli->json)
-		cli_json(cli, json_pack("{s:s, s:b, s:s, s:i, s:i}", "pin_root",
-					mmiotrap_pin_root(mt), "loaded", 1, "attach_mode", mode,
-					"regions", regions, "stale_regions", stale));
-	else
-		printf("loaded at %s\nattach mode: %s\nregions: %d (%d stale)\n",
-		       mmiotrap_pin_root(mt), mode, regions, stale);
+	print_status(cli, mt, regions, stale, subs, nsubs);
 	mmiotrap_close(mt);
 	return 0;
 }

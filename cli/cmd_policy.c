@@ -350,8 +350,9 @@ static void print_yaml(const struct cli *cli, json_t *vms, const bool *stale)
 
 static int do_show(struct cli *cli)
 {
-	bool stale[MMIOTRAP_MAX_REGIONS] = {};
+	MMIOTRAP_OPTS(mmiotrap_limits, lim);
 	struct mmiotrap *mt;
+	bool *stale;
 	json_t *vms;
 	int err;
 
@@ -359,6 +360,13 @@ static int do_show(struct cli *cli)
 		return cli_error(cli, "unexpected argument '%s'", cli_next(cli));
 	if (cli_open(cli, &mt))
 		return 1;
+	/* One per VM entry: there are no more VMs than regions. */
+	mmiotrap_limits(mt, &lim);
+	stale = calloc(lim.max_regions + 1, sizeof(*stale));
+	if (!stale) {
+		mmiotrap_close(mt);
+		return cli_error(cli, "out of memory");
+	}
 	vms = json_array();
 	err = live_policy(cli, mt, vms, stale);
 	mmiotrap_close(mt);
@@ -367,6 +375,7 @@ static int do_show(struct cli *cli)
 	else if (!err)
 		print_yaml(cli, vms, stale);
 	json_decref(vms);
+	free(stale);
 	return err;
 }
 

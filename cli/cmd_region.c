@@ -326,11 +326,6 @@ static int add_error(const struct cli *cli, const struct add_args *a, int err)
 	case -ENAMETOOLONG:
 		return cli_error(cli, "bad --name '%s': longer than %d characters",
 				 o->name, MMIOTRAP_NAME_LEN - 1);
-	case -ENOSPC:
-		return cli_error(cli, "no room for another region (%d at most)",
-				 MMIOTRAP_MAX_REGIONS - 1);
-	case -ENOBUFS:
-		return cli_error(cli, "the address index is full (%d blocks)", MMIOTRAP_INDEX_ENTRIES);
 	default:
 		return cli_lib_error(cli, err, "cannot add the region");
 	}

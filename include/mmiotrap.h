@@ -76,6 +76,21 @@ struct mmiotrap_opts {
 	const char *pin_root;	/* NULL: MMIOTRAP_PIN_ROOT_DEFAULT */
 	/* mmiotrap_load(): this attach mode only; NONE: the first that works */
 	enum mmiotrap_attach_mode attach;
+	/* mmiotrap_load(): table sizes; 0: MMIOTRAP_DEFAULT_REGIONS, _VMS, _INDEX */
+	__u32 max_regions;
+	__u32 max_vms;
+	__u32 index_entries;	/* address-index blocks; a region takes 1 to 128 */
+	/* mmiotrap_unload(): even while live VMMs hold fast regions */
+	bool force;
+};
+
+/* The sizes an instance was loaded with. */
+struct mmiotrap_limits {
+	size_t sz;
+	__u32 max_regions;
+	__u32 max_vms;
+	__u32 index_entries;
+	__u32 max_subs;		/* subscribers at once: MMIOTRAP_MAX_SUBS */
 };
 
 /*
@@ -127,6 +142,7 @@ int mmiotrap_open(struct mmiotrap **mt, const struct mmiotrap_opts *opts);
 void mmiotrap_close(struct mmiotrap *mt);
 
 const char *mmiotrap_pin_root(const struct mmiotrap *mt);
+int mmiotrap_limits(const struct mmiotrap *mt, struct mmiotrap_limits *lim);
 enum mmiotrap_attach_mode mmiotrap_attach_mode(const struct mmiotrap *mt);
 
 struct mmiotrap_region_opts {
@@ -429,26 +445,51 @@ __u64 mmiotrap_now_ns(void);
 typedef int (*mmiotrap_event_fn)(void *ctx, const struct mmiotrap_event *ev,
 				 const struct mmiotrap_region *r);
 
+/* When the trap wakes a subscriber. */
+enum mmiotrap_wakeup {
+	/* At every record that finds it caught up: an emulator's policy. */
+	MMIOTRAP_WAKE_RECORD,
+	/*
+	 * When its ring holds a watermark (an eighth of the ring), and at
+	 * latency_ms for the rest: an observer's policy, which costs the
+	 * guests no wakeup per write.
+	 */
+	MMIOTRAP_WAKE_BATCH,
+};
+
 struct mmiotrap_subscribe_opts {
 	size_t sz;
 	__u32 vm;		/* only this VMM pid; 0: any */
 	__u32 region;		/* only this region id; 0: any */
 	bool busy_poll;		/* poll spins on the ring instead of sleeping */
 	/*
-	 * Look at the ring at least this often while there are quiet regions:
-	 * their records wake only the VMM that made them. 0: wakeups only.
+	 * Look at the ring at least this often: the tail of a batch, and the
+	 * records of regions whose wakeups go to their owner. 0: 100 with
+	 * MMIOTRAP_WAKE_BATCH, else only when woken.
 	 */
 	__u32 latency_ms;
 	/* mmiotrap_sub_poll() returns -ETIME this long after subscribing; 0: never. */
 	__u64 duration_ms;
+	enum mmiotrap_wakeup wakeup;
+	/*
+	 * Own the regions the filter selects (now and as they are added): the
+	 * owner serves a region, observers watch it. -EBUSY, naming it, if a
+	 * live subscriber owns one of them already.
+	 */
+	bool owner;
+	__u32 ring_size;	/* bytes, a power of two of pages; 0: 1 MiB */
 };
 
 /*
- * Become the consumer of the instance's events. There is one ring and one
- * consumer: -EBUSY while another subscriber holds it. Events the filter
- * rejects are consumed and dropped. A gap in a region's seq reaches @fn as
- * an event flagged MMIOTRAP_EVENT_LOST, never silently. @fn may be called
- * from the polling thread and from a vCPU thread in
+ * Subscribe to the records of the regions the filter selects: the library
+ * makes a ring of this subscriber's own, and the trap puts into it only
+ * what the filter wants, so subscribers never take records from each other.
+ * At most MMIOTRAP_MAX_SUBS at once (-EUSERS); a subscriber whose process
+ * died (even by SIGKILL) frees its slot at the next subscribe or region add.
+ * What its ring had no room for reaches @fn as events flagged
+ * MMIOTRAP_EVENT_LOST, counted exactly once; an unload reaches it as one
+ * event flagged MMIOTRAP_EVENT_GONE, after which poll returns -ESHUTDOWN.
+ * @fn may be called from the polling thread and from a vCPU thread in
  * mmiotrap_sub_dispatch_exit(), never from two at once.
  */
 int mmiotrap_subscribe(struct mmiotrap_sub **sub, struct mmiotrap *mt,
@@ -465,8 +506,32 @@ int mmiotrap_sub_unwatch(struct mmiotrap_sub *sub, int efd);
 /* An fd for epoll: readable when events are waiting. */
 int mmiotrap_sub_fd(const struct mmiotrap_sub *sub);
 
-/* Wait up to @timeout_ms for events and deliver them; returns how many. */
+/*
+ * Wait up to @timeout_ms for events and deliver them; returns how many,
+ * -ETIME once duration_ms has passed, -ESHUTDOWN once the instance is gone.
+ * Another thread may watch and unwatch eventfds meanwhile, and
+ * mmiotrap_sub_wake() makes it return.
+ */
 int mmiotrap_sub_poll(struct mmiotrap_sub *sub, int timeout_ms);
+
+/* A subscriber of the instance, as mmiotrap_subscribers() lists it. */
+struct mmiotrap_subscriber {
+	__u32 slot;
+	__u32 pid;		/* its process */
+	__u32 vm;		/* its filter: 0 any */
+	__u32 region;		/* its filter: 0 any */
+	bool owner;
+	bool batched;		/* MMIOTRAP_WAKE_BATCH */
+};
+
+/*
+ * The live subscribers of the instance (those whose process lives), at
+ * most @max of them into @subs; returns how many there are, or -errno.
+ */
+int mmiotrap_subscribers(struct mmiotrap *mt, struct mmiotrap_subscriber *subs, int max);
+
+/* Make a mmiotrap_sub_poll() in another thread return now. */
+int mmiotrap_sub_wake(struct mmiotrap_sub *sub);
 
 /* Deliver what is waiting without blocking; returns how many. */
 int mmiotrap_sub_consume(struct mmiotrap_sub *sub);
@@ -475,10 +540,16 @@ int mmiotrap_sub_consume(struct mmiotrap_sub *sub);
  * The slow path: hand a KVM_EXIT_MMIO or KVM_EXIT_IO exit of this process
  * to the subscriber. A write to one of this process's regions was recorded
  * by the trap before the exit; it is delivered to the callback now, on this
- * thread, with the records before it (at most 64 in all: the poller gets
- * the rest). Returns 1 if the exit was such a write (the VMM need do
- * nothing more for it), 0 if it is the VMM's to handle, or -errno. Matched
- * against the subscriber's view: no system call unless the table changed.
+ * thread, with the records before it (at most 64 in all). Returns:
+ *   1	the write reached the callback (or, had the ring no room for it,
+ *	its LOST event did): the VMM need do nothing more for it;
+ *   2	more than 64 records are before it: the poller delivers it, in order;
+ *   0	not such a write: the VMM's to handle;
+ *   -ESHUTDOWN	the instance is gone: the write reached no one, the VMM handles it;
+ *   -ENODATA	the trap did not record it: the VMM handles it;
+ *   or another -errno.
+ * Matched against the subscriber's view: no system call unless the table
+ * changed.
  */
 int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *run);
 

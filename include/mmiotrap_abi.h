@@ -11,12 +11,20 @@
 #include <linux/types.h>
 #endif
 
-#define MMIOTRAP_ABI_VERSION	3
+#define MMIOTRAP_ABI_VERSION	4
 
-#define MMIOTRAP_MAX_REGIONS	256
-#define MMIOTRAP_NAME_LEN	32
-/* Each region is indexed as at most 2 * 64 aligned power-of-two blocks. */
-#define MMIOTRAP_INDEX_ENTRIES	4096
+/*
+ * Table sizes are chosen at load (struct mmiotrap_opts); these are the
+ * defaults, which fit a large host. Region ids run from 1, so the region
+ * maps have one entry more than there can be regions.
+ */
+#define MMIOTRAP_DEFAULT_REGIONS	16384
+#define MMIOTRAP_DEFAULT_VMS		4096
+/* Each region is indexed as at most 2 * 64 aligned power-of-two blocks; most take one or two. */
+#define MMIOTRAP_DEFAULT_INDEX		65536
+/* Subscribers of one instance at once: each has a ring of its own. */
+#define MMIOTRAP_MAX_SUBS		64
+#define MMIOTRAP_NAME_LEN		32
 /* rep outs: at most this many elements of one PIO exit become events. */
 #define MMIOTRAP_PIO_REP_MAX	16
 
@@ -36,10 +44,16 @@ enum mmiotrap_event_flags {
 	/* The write completed in the kernel (an ioeventfd): no exit to the VMM. */
 	MMIOTRAP_EVENT_FAST		= 1 << 2,
 	/*
-	 * Made by libmmiotrap, never by the trap: the ring dropped @lost writes
-	 * of @region from @seq on; @value is the region's newest value.
+	 * Made by libmmiotrap, never by the trap: this subscriber's ring had
+	 * no room for @lost records of @region (the next of which would have
+	 * had @seq); @value is the region's newest value.
 	 */
 	MMIOTRAP_EVENT_LOST		= 1 << 3,
+	/*
+	 * Made by libmmiotrap: the instance was unloaded under the subscriber.
+	 * The last event it gets; no record follows.
+	 */
+	MMIOTRAP_EVENT_GONE		= 1 << 4,
 };
 
 /* What a write means: include/mmiotrap_decode.h fills it. */
@@ -74,7 +88,7 @@ struct mmiotrap_event {
 	__u64 value;		/* as written, zero-extended */
 	__u32 region;		/* region id */
 	__u32 lost;		/* MMIOTRAP_EVENT_LOST: how many */
-	__u64 seq;		/* per region, from 0, without gaps unless dropped */
+	__u64 seq;		/* per region, from 0, one per write the trap saw */
 	struct mmiotrap_decoded dec;	/* what the region's decoder made of it */
 	__u64 gen;		/* the region's generation: which region under that id */
 };
@@ -183,9 +197,11 @@ struct mmiotrap_index_key {
 
 /*
  * slots: array map indexed by region id, mmap-able: the next seq, the
- * newest value, and how many records the ring had no room for. slots[0]
+ * newest value, and how many records the rings had no room for. slots[0]
  * is no region's: its seq is the region table's version, bumped by every
- * change, so that a subscriber sees in shared memory that its view is old.
+ * change, so that a subscriber sees in shared memory that its view is old,
+ * and its reserved word says whether the instance is loaded, so that a
+ * subscriber sees that it was unloaded under it.
  */
 struct mmiotrap_slot {
 	__u64 seq;
@@ -194,11 +210,49 @@ struct mmiotrap_slot {
 	__u64 reserved;
 };
 
+#define MMIOTRAP_INSTANCE_LIVE		0x6d6d696f74726170ULL	/* "mmiotrap" */
+
+/*
+ * routes: array map indexed by region id: the subscribers that get the
+ * region's records (a bit per subscriber slot), and its owner, the one
+ * that serves it (slot + 1; 0: none). The library keeps it; the trap reads
+ * it for each matched write.
+ */
+struct mmiotrap_route {
+	__u64 readers;
+	__u32 owner;
+	__u32 reserved;
+};
+
+enum mmiotrap_sub_flags {
+	MMIOTRAP_SUB_LIVE	= 1 << 0,
+	/* Wake only when the ring holds watermark bytes; the subscriber's timer takes the rest. */
+	MMIOTRAP_SUB_BATCHED	= 1 << 1,
+	/* It owns what its filter selects and nobody else owns. */
+	MMIOTRAP_SUB_OWNER	= 1 << 2,
+};
+
+/*
+ * subs: array map indexed by subscriber slot: its filter and wakeup
+ * policy, and the process it belongs to, so that the next library call
+ * reclaims the slot of a subscriber that died. Its ring is rings[slot],
+ * and drops[slot][region id] counts the records that ring had no room
+ * for (drops[slot][0]: all of them).
+ */
+struct mmiotrap_sub_slot {
+	__u64 watermark;	/* bytes; MMIOTRAP_SUB_BATCHED */
+	__u64 start_ticks;	/* of pid, as struct mmiotrap_vm's */
+	__u32 flags;		/* enum mmiotrap_sub_flags */
+	__u32 pid;
+	__u32 vm;		/* filter: only this VMM; 0: any */
+	__u32 region;		/* filter: only this region id; 0: any */
+};
+
 /* counters: per-CPU array map indexed by region id. */
 struct mmiotrap_counters {
 	__u64 matched;		/* writes inside the region, accepted width */
-	__u64 emitted;		/* records committed to the ring */
-	__u64 dropped;		/* ring full */
+	__u64 emitted;		/* records committed, one per subscriber ring */
+	__u64 dropped;		/* records a subscriber's ring had no room for */
 	__u64 skipped;		/* inside the region, width not accepted */
 	__u64 fast;		/* of matched, completed by an ioeventfd */
 };

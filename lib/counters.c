@@ -33,7 +33,7 @@ int mmiotrap_region_counters(struct mmiotrap *mt, __u32 id, struct mmiotrap_coun
 {
 	if (!mt || !c)
 		return -EINVAL;
-	if (!id || id >= MMIOTRAP_MAX_REGIONS)
+	if (!id || id >= mt->nids)
 		return -ENOENT;
 	return sum_percpu(mt, mt->map_fd[MAP_COUNTERS], id, (__u64 *)c,
 			  sizeof(*c) / sizeof(__u64));

@@ -11,9 +11,6 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 
-#define SLOTS_SIZE	(MMIOTRAP_MAX_REGIONS * sizeof(struct mmiotrap_slot))
-_Static_assert(SLOTS_SIZE % 4096 == 0, "the slots map is mmap'ed whole");
-
 /* The value size each map must have, so an older instance is refused. */
 static const __u32 map_value_size[NR_MAPS] = {
 	[MAP_REGIONS]	 = sizeof(struct mmiotrap_region),
@@ -22,8 +19,29 @@ static const __u32 map_value_size[NR_MAPS] = {
 	[MAP_SLOTS]	 = sizeof(struct mmiotrap_slot),
 	[MAP_COUNTERS]	 = sizeof(struct mmiotrap_counters),
 	[MAP_TOTALS]	 = sizeof(struct mmiotrap_totals),
-	[MAP_EVENTS]	 = 0,
+	[MAP_ROUTES]	 = sizeof(struct mmiotrap_route),
+	[MAP_SUBS]	 = sizeof(struct mmiotrap_sub_slot),
+	[MAP_RINGS]	 = sizeof(__u32),
+	[MAP_DROPS]	 = sizeof(__u32),
 };
+
+/* The sizes load chose are the maps' own. */
+static void read_sizes(struct mmiotrap *mt, const struct pin *p, const struct bpf_map_info *info)
+{
+	switch (p->index) {
+	case MAP_REGIONS:
+		mt->nids = info->max_entries;
+		break;
+	case MAP_VMS:
+		mt->max_vms = info->max_entries;
+		break;
+	case MAP_ADDR_INDEX:
+		mt->index_entries = info->max_entries;
+		break;
+	default:
+		break;
+	}
+}
 
 static int open_map(struct mmiotrap *mt, const struct pin *p)
 {
@@ -45,6 +63,7 @@ static int open_map(struct mmiotrap *mt, const struct pin *p)
 		pr_warn("%s was pinned by an incompatible mmiotrap\n", path);
 		return -EPROTO;
 	}
+	read_sizes(mt, p, &info);
 	return 0;
 }
 
@@ -118,7 +137,9 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 		err = mt->ncpus;
 		goto cleanup;
 	}
-	mt->slots = mmap(NULL, SLOTS_SIZE, PROT_READ, MAP_SHARED, mt->map_fd[MAP_SLOTS], 0);
+	mt->slots_size = (mt->nids * sizeof(struct mmiotrap_slot) + getpagesize() - 1) &
+			 ~((size_t)getpagesize() - 1);
+	mt->slots = mmap(NULL, mt->slots_size, PROT_READ, MAP_SHARED, mt->map_fd[MAP_SLOTS], 0);
 	if (mt->slots == MAP_FAILED) {
 		mt->slots = NULL;
 		err = -errno;
@@ -139,7 +160,7 @@ void mmiotrap_close(struct mmiotrap *mt)
 	if (!mt)
 		return;
 	if (mt->slots)
-		munmap((void *)mt->slots, SLOTS_SIZE);
+		munmap((void *)mt->slots, mt->slots_size);
 	for (i = 0; i < NR_MAPS; i++)
 		if (mt->map_fd[i] >= 0)
 			close(mt->map_fd[i]);
@@ -154,6 +175,28 @@ const char *mmiotrap_pin_root(const struct mmiotrap *mt)
 	return mt ? mt->root : NULL;
 }
 
+int mmiotrap_limits(const struct mmiotrap *mt, struct mmiotrap_limits *lim)
+{
+	MMIOTRAP_OPTS(mmiotrap_limits, l, .max_regions = mt ? mt->nids - 1 : 0,
+		      .max_vms = mt ? mt->max_vms : 0,
+		      .index_entries = mt ? mt->index_entries : 0,
+		      .max_subs = MMIOTRAP_MAX_SUBS);
+
+	if (!mt || !lim || !OPTS_VALID(lim, struct mmiotrap_limits))
+		return -EINVAL;
+	memcpy((char *)lim + sizeof(lim->sz), (char *)&l + sizeof(l.sz),
+	       (lim->sz < sizeof(l) ? lim->sz : sizeof(l)) - sizeof(l.sz));
+	return 0;
+}
+
+/* The instance is gone when unload has marked it so, even with its maps still held. */
+bool instance_live(const struct mmiotrap *mt)
+{
+	const volatile struct mmiotrap_slot *s = mt->slots;
+
+	return s->reserved == MMIOTRAP_INSTANCE_LIVE;
+}
+
 enum mmiotrap_attach_mode mmiotrap_attach_mode(const struct mmiotrap *mt)
 {
 	return mt ? mt->mode : MMIOTRAP_ATTACH_NONE;
@@ -165,7 +208,7 @@ int mmiotrap_region_latest(struct mmiotrap *mt, __u32 id, struct mmiotrap_slot *
 
 	if (!mt || !slot)
 		return -EINVAL;
-	if (!id || id >= MMIOTRAP_MAX_REGIONS)
+	if (!id || id >= mt->nids)
 		return -ENOENT;
 	s = &mt->slots[id];
 	slot->value = s->value;

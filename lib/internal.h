@@ -15,9 +15,15 @@ struct mmiotrap {
 	pthread_mutex_t lock;	/* and by the threads of this one */
 	int map_fd[NR_MAPS];
 	const struct mmiotrap_slot *slots;	/* the slots map, mmap'ed */
+	size_t slots_size;
+	__u32 nids;		/* region ids run from 1 to nids - 1 */
+	__u32 max_vms;
+	__u32 index_entries;
 	int ncpus;
 	enum mmiotrap_attach_mode mode;
 };
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 #define offsetofend(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 
@@ -48,6 +54,7 @@ int regions_lock(struct mmiotrap *mt);
 void regions_unlock(struct mmiotrap *mt);
 
 /* region.c */
+struct mmiotrap_region *table_read(struct mmiotrap *mt);
 int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want);
 int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r);
 int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast);
@@ -64,6 +71,13 @@ int decoder_problem(enum mmiotrap_decoder decoder, const union mmiotrap_decoder_
 int range_problem(enum mmiotrap_bus bus, __u64 addr, __u64 len, char *msg, size_t size);
 const char *bus_name(enum mmiotrap_bus bus);
 __u64 table_version(struct mmiotrap *mt);
+
+/* routes.c: subscriber slots and the routes of regions to their rings, under regions_lock(). */
+int subs_reap(struct mmiotrap *mt);
+int route_of(struct mmiotrap *mt, const struct mmiotrap_region *r, struct mmiotrap_route *route);
+int sub_slot_claim(struct mmiotrap *mt, struct mmiotrap_sub_slot *want, int ring_fd, int drops_fd);
+void sub_slot_release(struct mmiotrap *mt, int slot);
+bool instance_live(const struct mmiotrap *mt);
 
 /* proc.c */
 int proc_start_ticks(__u32 pid, __u64 *ticks);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "trap.skel.h"
@@ -42,7 +43,32 @@ const char *mmiotrap_attach_mode_str(enum mmiotrap_attach_mode mode)
 	return mode < MMIOTRAP_ATTACH_MAX ? names[mode] : "unknown";
 }
 
-static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
+/* The sizes asked for, or the defaults. */
+struct sizes {
+	__u32 regions;
+	__u32 vms;
+	__u32 index;
+};
+
+static int size_maps(struct trap_bpf *skel, const struct sizes *sz)
+{
+	struct bpf_map *by_id[] = {
+		skel->maps.regions, skel->maps.slots, skel->maps.counters, skel->maps.routes,
+	};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(by_id) && !err; i++)
+		err = bpf_map__set_max_entries(by_id[i], sz->regions + 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.vms, sz->vms);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.addr_index, sz->index);
+	return err;
+}
+
+static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode,
+		     const struct sizes *sz)
 {
 	MMIOTRAP_OPTS(mmiotrap_tracepoints, tp);
 	struct bpf_program *prog;
@@ -68,7 +94,9 @@ static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
 	for_each_pin(p)
 		if (p->kind == PIN_LINK && p->mode == mode)
 			bpf_program__set_autoload(member(skel, prog_member, p), true);
-	err = trap_bpf__load(skel);
+	err = size_maps(skel, sz);
+	if (!err)
+		err = trap_bpf__load(skel);
 	if (err) {
 		trap_bpf__destroy(skel);
 		return err;
@@ -86,10 +114,11 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* Load failures are expected while probing; libbpf need not print them. */
-static int open_quietly(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
+static int open_quietly(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode,
+			const struct sizes *sz)
 {
 	libbpf_print_fn_t old = libbpf_set_print(silent_print);
-	int err = open_mode(skelp, mode);
+	int err = open_mode(skelp, mode, sz);
 
 	libbpf_set_print(old);
 	return err;
@@ -97,12 +126,14 @@ static int open_quietly(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode)
 
 int mmiotrap_probe_attach(enum mmiotrap_attach_mode mode)
 {
+	/* A probe needs no room. */
+	static const struct sizes probe_sizes = { .regions = 1, .vms = 1, .index = 1 };
 	struct trap_bpf *skel;
 	int err;
 
 	if (mode <= MMIOTRAP_ATTACH_NONE || mode >= MMIOTRAP_ATTACH_MAX)
 		return -EINVAL;
-	err = open_quietly(&skel, mode);
+	err = open_quietly(&skel, mode, &probe_sizes);
 	if (!err)
 		trap_bpf__destroy(skel);
 	return err;
@@ -134,7 +165,8 @@ static int pin_all(struct trap_bpf *skel, const char *root, enum mmiotrap_attach
 }
 
 /* The first mode that loads and attaches; a mode may load, yet not attach. */
-static int load_and_attach(struct trap_bpf **skelp, enum mmiotrap_attach_mode *mode)
+static int load_and_attach(struct trap_bpf **skelp, enum mmiotrap_attach_mode *mode,
+			   const struct sizes *sz)
 {
 	enum mmiotrap_attach_mode only = *mode;
 	int m, err = -ENOTSUP;
@@ -142,7 +174,7 @@ static int load_and_attach(struct trap_bpf **skelp, enum mmiotrap_attach_mode *m
 	for (m = MMIOTRAP_ATTACH_NONE + 1; m < MMIOTRAP_ATTACH_MAX; m++) {
 		if (only && m != (int)only)
 			continue;
-		err = open_quietly(skelp, m);
+		err = open_quietly(skelp, m, sz);
 		if (err) {
 			pr_debug("attach mode %s does not load: %s\n",
 				 mmiotrap_attach_mode_str(m), strerror(-err));
@@ -160,7 +192,16 @@ static int load_and_attach(struct trap_bpf **skelp, enum mmiotrap_attach_mode *m
 	return err;
 }
 
-static int load_locked(const char *root, enum mmiotrap_attach_mode mode)
+/* Subscribers see in shared memory whether the instance is there. */
+static int mark(int slots_fd, __u64 state)
+{
+	struct mmiotrap_slot slot = { .reserved = state };
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(slots_fd, &zero, &slot, 0) ? -errno : 0;
+}
+
+static int load_locked(const char *root, enum mmiotrap_attach_mode mode, const struct sizes *sz)
 {
 	enum mmiotrap_attach_mode pinned;
 	struct trap_bpf *skel;
@@ -179,9 +220,14 @@ static int load_locked(const char *root, enum mmiotrap_attach_mode mode)
 	}
 	err = tracefs_prepare();
 	if (!err)
-		err = load_and_attach(&skel, &mode);
+		err = load_and_attach(&skel, &mode, sz);
 	if (err)
 		return err;
+	err = mark(bpf_map__fd(skel->maps.slots), MMIOTRAP_INSTANCE_LIVE);
+	if (err) {
+		trap_bpf__destroy(skel);
+		return err;
+	}
 	made_root = access(root, F_OK) != 0;
 	err = pins_make_dirs(root);
 	if (!err)
@@ -199,11 +245,21 @@ static int load_locked(const char *root, enum mmiotrap_attach_mode mode)
 int mmiotrap_load(const struct mmiotrap_opts *opts)
 {
 	enum mmiotrap_attach_mode mode = OPTS_GET(opts, attach, MMIOTRAP_ATTACH_NONE);
+	const struct sizes sz = {
+		.regions = OPTS_GET(opts, max_regions, 0) ?: MMIOTRAP_DEFAULT_REGIONS,
+		.vms = OPTS_GET(opts, max_vms, 0) ?: MMIOTRAP_DEFAULT_VMS,
+		.index = OPTS_GET(opts, index_entries, 0) ?: MMIOTRAP_DEFAULT_INDEX,
+	};
 	char root[PATH_MAX];
 	int lock, err;
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
+	/* Region ids are array keys below the map's size: it cannot reach 2^32. */
+	if (sz.regions >= 1U << 24) {
+		pr_warn("max regions %u: at most %u\n", sz.regions, (1U << 24) - 1);
+		return -EINVAL;
+	}
 	err = pin_root_of(opts, root, sizeof(root));
 	if (err)
 		return err;
@@ -217,8 +273,44 @@ int mmiotrap_load(const struct mmiotrap_opts *opts)
 	lock = pins_lock(root, LOCK_EX);
 	if (lock < 0)
 		return lock;
-	err = load_locked(root, mode);
+	err = load_locked(root, mode, &sz);
 	close(lock);
+	return err;
+}
+
+/*
+ * A live VMM's fast region: without the trap its ioeventfds complete writes
+ * nobody sees. Unload refuses, naming the VMM, unless forced.
+ */
+static int held_fast(struct mmiotrap *mt)
+{
+	struct mmiotrap_region r;
+	int err;
+
+	mmiotrap_for_each_region(&r, mt, err) {
+		if (r.fast_widths && mmiotrap_region_stale(mt, &r) == 0) {
+			pr_warn("VMM %u holds fast region %u (%s): unloading would lose its writes\n",
+				r.vm, r.id, *r.name ? r.name : "-");
+			return -EBUSY;
+		}
+	}
+	return err;
+}
+
+/* Tell subscribers, through shared memory and their watch on the pin root. */
+static int say_gone(const char *root, bool force)
+{
+	MMIOTRAP_OPTS(mmiotrap_opts, opts, .pin_root = root);
+	struct mmiotrap *mt;
+	int err;
+
+	/* Half an instance has no subscriber that could know. */
+	if (mmiotrap_open(&mt, &opts))
+		return 0;
+	err = force ? 0 : held_fast(mt);
+	if (!err)
+		err = mark(mt->map_fd[MAP_SLOTS], 0);
+	mmiotrap_close(mt);
 	return err;
 }
 
@@ -230,6 +322,9 @@ int mmiotrap_unload(const struct mmiotrap_opts *opts)
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
 	err = pin_root_of(opts, root, sizeof(root));
+	if (err)
+		return err;
+	err = say_gone(root, OPTS_GET(opts, force, false));
 	if (err)
 		return err;
 	lock = pins_lock(root, LOCK_EX);

@@ -15,7 +15,10 @@
 	X(MAP_SLOTS, slots)			\
 	X(MAP_COUNTERS, counters)		\
 	X(MAP_TOTALS, totals)			\
-	X(MAP_EVENTS, events)
+	X(MAP_ROUTES, routes)			\
+	X(MAP_SUBS, subs)			\
+	X(MAP_RINGS, rings)			\
+	X(MAP_DROPS, drops)
 
 /* Each attach mode's programs, in order of preference of the modes. */
 #define TRAP_LINKS(X)						\

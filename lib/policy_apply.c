@@ -23,12 +23,13 @@ struct plan {
 	const struct mmiotrap_policy_apply_opts *opts;
 	__u32 *pid;			/* of each VM of the file */
 	enum change *change;		/* of each region of the file */
-	struct mmiotrap_region live[MMIOTRAP_MAX_REGIONS];
+	/* Each as large as the instance's region table. */
+	struct mmiotrap_region *live;
 	int nlive;
-	int wanted[MMIOTRAP_MAX_REGIONS];	/* live[i]'s region in the file, or -1 */
-	bool drop[MMIOTRAP_MAX_REGIONS];	/* live[i] goes: removed, or changed */
-	bool dropped[MMIOTRAP_MAX_REGIONS];	/* and is gone */
-	__u32 added[MMIOTRAP_MAX_REGIONS];	/* the ids added so far */
+	int *wanted;		/* live[i]'s region in the file, or -1 */
+	bool *drop;		/* live[i] goes: removed, or changed */
+	bool *dropped;		/* and is gone */
+	__u32 *added;		/* the ids added so far */
 	int nadded;
 };
 
@@ -245,12 +246,12 @@ static int check_room(const struct plan *pl)
 		regions++;
 		blocks += mmiotrap_index_entries(r->want.addr, r->want.len);
 	}
-	if (regions > MMIOTRAP_MAX_REGIONS - 1)
-		return plan_error(pl, -ENOSPC, "no room: there would be %d regions, %d at most",
-				 regions, MMIOTRAP_MAX_REGIONS - 1);
-	if (blocks > MMIOTRAP_INDEX_ENTRIES)
-		return plan_error(pl, -ENOSPC, "no room: the regions would take %d entries of the address index, %d at most",
-				 blocks, MMIOTRAP_INDEX_ENTRIES);
+	if ((__u32)regions > pl->mt->nids - 1)
+		return plan_error(pl, -ENOSPC, "no room: there would be %d regions, %u at most (mmiotrap load --max-regions raises it)",
+				 regions, pl->mt->nids - 1);
+	if ((__u32)blocks > pl->mt->index_entries)
+		return plan_error(pl, -ENOSPC, "no room: the regions would take %d entries of the address index, %u at most (mmiotrap load --index-entries raises it)",
+				 blocks, pl->mt->index_entries);
 	return 0;
 }
 
@@ -342,30 +343,57 @@ static int plan_apply(struct plan *pl)
 	return err;
 }
 
+static void plan_free(struct plan *pl)
+{
+	if (!pl)
+		return;
+	free(pl->pid);
+	free(pl->change);
+	free(pl->live);
+	free(pl->wanted);
+	free(pl->drop);
+	free(pl->dropped);
+	free(pl->added);
+	free(pl);
+}
+
+static struct plan *plan_new(struct mmiotrap *mt, struct mmiotrap_policy *p)
+{
+	struct plan *pl = calloc(1, sizeof(*pl));
+	size_t n = mt->nids;
+
+	if (!pl)
+		return NULL;
+	pl->mt = mt;
+	pl->p = p;
+	pl->pid = calloc(p->nvms + 1, sizeof(*pl->pid));
+	pl->change = calloc(p->nregions + 1, sizeof(*pl->change));
+	pl->live = calloc(n, sizeof(*pl->live));
+	pl->wanted = calloc(n, sizeof(*pl->wanted));
+	pl->drop = calloc(n, sizeof(*pl->drop));
+	pl->dropped = calloc(n, sizeof(*pl->dropped));
+	pl->added = calloc(n, sizeof(*pl->added));
+	if (pl->pid && pl->change && pl->live && pl->wanted && pl->drop && pl->dropped && pl->added)
+		return pl;
+	plan_free(pl);
+	return NULL;
+}
+
 int mmiotrap_policy_apply(struct mmiotrap *mt, struct mmiotrap_policy *p,
 			  const struct mmiotrap_policy_apply_opts *opts)
 {
 	struct plan *pl;
-	int err = -ENOMEM;
+	int err;
 
 	if (!mt || !p || !OPTS_VALID(opts, struct mmiotrap_policy_apply_opts))
 		return -EINVAL;
 	if (p->nproblems)
 		return -EINVAL;
-	pl = calloc(1, sizeof(*pl));
-	if (pl) {
-		pl->mt = mt;
-		pl->p = p;
-		pl->opts = opts;
-		pl->pid = calloc(p->nvms + 1, sizeof(*pl->pid));
-		pl->change = calloc(p->nregions + 1, sizeof(*pl->change));
-	}
-	if (pl && pl->pid && pl->change)
-		err = plan_apply(pl);
-	if (pl) {
-		free(pl->pid);
-		free(pl->change);
-	}
-	free(pl);
+	pl = plan_new(mt, p);
+	if (!pl)
+		return -ENOMEM;
+	pl->opts = opts;
+	err = plan_apply(pl);
+	plan_free(pl);
 	return err;
 }

@@ -107,38 +107,95 @@ int mmiotrap_region_get(struct mmiotrap *mt, __u32 id, struct mmiotrap_region *r
 {
 	if (!mt || !r)
 		return -EINVAL;
-	if (!id || id >= MMIOTRAP_MAX_REGIONS)
+	if (!id || id >= mt->nids)
 		return -ENOENT;
 	if (bpf_map_lookup_elem(mt->map_fd[MAP_REGIONS], &id, r))
 		return -errno;
 	return r->len ? 0 : -ENOENT;
 }
 
+/*
+ * The whole table in one system call, or NULL with errno set: entry i is
+ * region id i, free when its len is 0. The caller frees it.
+ */
+struct mmiotrap_region *table_read(struct mmiotrap *mt)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct mmiotrap_region *tab = calloc(mt->nids, sizeof(*tab));
+	__u32 *keys = calloc(mt->nids, sizeof(*keys));
+	__u32 count = mt->nids, out;
+	int err = 0;
+
+	if (!tab || !keys)
+		err = ENOMEM;
+	else if (bpf_map_lookup_batch(mt->map_fd[MAP_REGIONS], NULL, &out, keys, tab, &count, &opts) &&
+		 errno != ENOENT)
+		err = errno;
+	/* An array's batch is every key in order: the values are the table. */
+	else if (count != mt->nids)
+		err = EIO;
+	free(keys);
+	if (err) {
+		free(tab);
+		errno = err;
+		return NULL;
+	}
+	return tab;
+}
+
+/* Walks read the table in chunks: one system call for many ids. */
+#define CHUNK	256
+
 int mmiotrap_region_next(struct mmiotrap *mt, __u32 prev, struct mmiotrap_region *r)
 {
-	__u32 id;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct mmiotrap_region vals[CHUNK];
+	__u32 keys[CHUNK], count, out, i;
 	int err;
 
-	for (id = prev + 1; id < MMIOTRAP_MAX_REGIONS; id++) {
-		err = mmiotrap_region_get(mt, id, r);
-		if (err != -ENOENT)
-			return err;
+	if (!mt || !r)
+		return -EINVAL;
+	while (prev + 1 < mt->nids) {
+		count = CHUNK;
+		err = bpf_map_lookup_batch(mt->map_fd[MAP_REGIONS], &prev, &out, keys, vals,
+					   &count, &opts);
+		if (err && errno != ENOENT)
+			return -errno;
+		for (i = 0; i < count; i++) {
+			if (vals[i].len) {
+				*r = vals[i];
+				return 0;
+			}
+		}
+		if (!count)
+			break;
+		prev = keys[count - 1];
 	}
 	return -ENOENT;
 }
 
 int mmiotrap_region_find(struct mmiotrap *mt, const char *name, struct mmiotrap_region *r)
 {
-	int err;
+	struct mmiotrap_region *tab;
+	__u32 id;
+	int err = -ENOENT;
 
 	if (!mt || !r)
 		return -EINVAL;
 	if (!name || !*name)
 		return -ENOENT;
-	mmiotrap_for_each_region(r, mt, err)
-		if (!strncmp(r->name, name, sizeof(r->name)))
-			return 0;
-	return err ?: -ENOENT;
+	tab = table_read(mt);
+	if (!tab)
+		return -errno;
+	for (id = 1; id < mt->nids; id++) {
+		if (tab[id].len && !strncmp(tab[id].name, name, sizeof(tab[id].name))) {
+			*r = tab[id];
+			err = 0;
+			break;
+		}
+	}
+	free(tab);
+	return err;
 }
 
 static int vm_get(struct mmiotrap *mt, __u32 pid, struct mmiotrap_vm *vm)
@@ -193,9 +250,11 @@ __u64 table_version(struct mmiotrap *mt)
 	return s->seq;
 }
 
+/* slots[0] holds more than the version: the rest of it stays. */
 static int set_version(struct mmiotrap *mt, __u64 version)
 {
-	struct mmiotrap_slot slot = { .seq = version };
+	const volatile struct mmiotrap_slot *s = mt->slots;
+	struct mmiotrap_slot slot = { .seq = version, .value = s->value, .reserved = s->reserved };
 	__u32 zero = 0;
 
 	return bpf_map_update_elem(mt->map_fd[MAP_SLOTS], &zero, &slot, 0) ? -errno : 0;
@@ -207,21 +266,17 @@ static int bump_version(struct mmiotrap *mt)
 }
 
 /* The vms entry counts its regions and knows which buses they are on. */
-static int vm_update(struct mmiotrap *mt, __u32 pid)
+static int vm_update(struct mmiotrap *mt, const struct mmiotrap_region *tab, __u32 pid)
 {
 	struct mmiotrap_vm vm = {};
-	struct mmiotrap_region r;
-	__u32 buses = 0, regions = 0;
-	int err;
+	__u32 id, buses = 0, regions = 0;
 
-	mmiotrap_for_each_region(&r, mt, err) {
-		if (r.vm == pid) {
-			buses |= 1U << r.bus;
+	for (id = 1; id < mt->nids; id++) {
+		if (tab[id].len && tab[id].vm == pid) {
+			buses |= 1U << tab[id].bus;
 			regions++;
 		}
 	}
-	if (err)
-		return err;
 	if (!regions) {
 		if (bpf_map_delete_elem(mt->map_fd[MAP_VMS], &pid) && errno != ENOENT)
 			return -errno;
@@ -231,38 +286,54 @@ static int vm_update(struct mmiotrap *mt, __u32 pid)
 		return -ESRCH;
 	vm.buses = buses;
 	vm.regions = regions;
-	return bpf_map_update_elem(mt->map_fd[MAP_VMS], &pid, &vm, 0) ? -errno : 0;
+	if (!bpf_map_update_elem(mt->map_fd[MAP_VMS], &pid, &vm, 0))
+		return 0;
+	if (errno == E2BIG) {
+		pr_warn("no room for another VM: %u at most (mmiotrap load --max-vms raises it)\n",
+			mt->max_vms);
+		return -ENOSPC;
+	}
+	return -errno;
 }
 
-static int region_remove(struct mmiotrap *mt, const struct mmiotrap_region *r)
+/* No record goes to anyone once the region is gone. */
+static int route_clear(struct mmiotrap *mt, __u32 id)
+{
+	struct mmiotrap_route none = {};
+
+	return bpf_map_update_elem(mt->map_fd[MAP_ROUTES], &id, &none, 0) ? -errno : 0;
+}
+
+/* The index first: from then on the trap cannot find the region. */
+static int region_remove(struct mmiotrap *mt, struct mmiotrap_region *tab, __u32 id)
 {
 	struct mmiotrap_region empty = {};
-	__u32 id = r->id;
+	__u32 vm = tab[id].vm;
 	int err;
 
-	index_remove(mt, r, MAX_BLOCKS);
-	if (bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0))
-		return -errno;
+	index_remove(mt, &tab[id], MAX_BLOCKS);
+	err = route_clear(mt, id);
+	if (!err && bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0))
+		err = -errno;
+	if (err)
+		return err;
+	tab[id].len = 0;
 	err = bump_version(mt);
-	return err ? err : vm_update(mt, r->vm);
+	return err ? err : vm_update(mt, tab, vm);
 }
 
 /* Regions of an exited process whose pid @pid names again can never match. */
-static int prune_stale(struct mmiotrap *mt, __u32 pid, __u64 ticks)
+static int prune_stale(struct mmiotrap *mt, struct mmiotrap_region *tab, __u32 pid, __u64 ticks)
 {
-	struct mmiotrap_region r;
 	struct mmiotrap_vm vm;
-	int err;
+	__u32 id;
+	int err = 0;
 
 	if (vm_get(mt, pid, &vm) || vm.start_ticks == ticks)
 		return 0;
-	mmiotrap_for_each_region(&r, mt, err) {
-		if (r.vm != pid)
-			continue;
-		err = region_remove(mt, &r);
-		if (err)
-			return err;
-	}
+	for (id = 1; id < mt->nids && !err; id++)
+		if (tab[id].len && tab[id].vm == pid)
+			err = region_remove(mt, tab, id);
 	return err;
 }
 
@@ -373,67 +444,101 @@ static bool overlaps(const struct mmiotrap_region *r, const struct mmiotrap_regi
 }
 
 /*
- * What an add would conflict with, ignoring regions about to be pruned;
- * sets *free_id to the lowest id left for it.
+ * The region @name is taken by, or -1. A name held by a region whose VMM
+ * has exited is free again: that region goes, so that a VMM killed and
+ * restarted registers its doorbells under the same names at once.
  */
-static int check_conflicts(struct mmiotrap *mt, const struct mmiotrap_region *o,
-			   __u64 ticks, __u32 *free_id)
+static int name_taken(struct mmiotrap *mt, struct mmiotrap_region *tab, const char *name)
 {
-	struct mmiotrap_region r;
-	bool used[MMIOTRAP_MAX_REGIONS] = { true };
-	struct mmiotrap_vm vm;
-	bool pruning;
 	__u32 id;
 	int err;
 
-	pruning = !vm_get(mt, o->vm, &vm) && vm.start_ticks != ticks;
-	mmiotrap_for_each_region(&r, mt, err) {
-		if (pruning && r.vm == o->vm)
+	for (id = 1; *name && id < mt->nids; id++) {
+		if (!tab[id].len || strncmp(tab[id].name, name, sizeof(tab[id].name)))
 			continue;
-		used[r.id] = true;
-		if (*o->name && !strncmp(r.name, o->name, sizeof(r.name))) {
-			pr_warn("a region named '%s' exists already\n", o->name);
-			return -EEXIST;
-		}
-		if (overlaps(&r, o)) {
-			pr_warn("%s 0x%llx len 0x%llx overlaps region %u (%s) of vm %u\n",
-				bus_name(o->bus), (unsigned long long)o->addr,
-				(unsigned long long)o->len, r.id, *r.name ? r.name : "-", o->vm);
-			return -EADDRINUSE;
-		}
+		if (mmiotrap_region_stale(mt, &tab[id]) <= 0)
+			return id;
+		err = region_remove(mt, tab, id);
+		return err ? err : -1;
 	}
-	if (err)
-		return err;
-	for (id = 1; id < MMIOTRAP_MAX_REGIONS; id++) {
-		if (!used[id]) {
-			*free_id = id;
-			return 0;
-		}
-	}
-	pr_warn("no room for another region: %d at most\n", MMIOTRAP_MAX_REGIONS - 1);
+	return -1;
+}
+
+/*
+ * An id for a new region: @want if it is free, else the lowest free one.
+ * An id may come back; records carry the generation that tells its
+ * regions apart.
+ */
+static int next_id(struct mmiotrap *mt, const struct mmiotrap_region *tab, __u32 want)
+{
+	__u32 id;
+
+	if (want && want < mt->nids && !tab[want].len)
+		return want;
+	for (id = 1; id < mt->nids; id++)
+		if (!tab[id].len)
+			return id;
+	pr_warn("no room for another region: %u at most (mmiotrap load --max-regions raises it)\n",
+		mt->nids - 1);
 	return -ENOSPC;
 }
 
-static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
+/* What an add would conflict with, once stale regions are pruned. */
+static int check_conflicts(struct mmiotrap *mt, struct mmiotrap_region *tab,
+			   const struct mmiotrap_region *o)
 {
-	struct mmiotrap_region empty = {};
+	int id = name_taken(mt, tab, o->name);
+
+	if (id >= 0) {
+		pr_warn("a region named '%s' exists already\n", o->name);
+		return -EEXIST;
+	}
+	if (id < -1)
+		return id;
+	for (id = 1; (__u32)id < mt->nids; id++) {
+		if (tab[id].len && overlaps(&tab[id], o)) {
+			pr_warn("%s 0x%llx len 0x%llx overlaps region %u (%s) of vm %u\n",
+				bus_name(o->bus), (unsigned long long)o->addr,
+				(unsigned long long)o->len, id, *tab[id].name ? tab[id].name : "-",
+				o->vm);
+			return -EADDRINUSE;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Region, route, VM entry, version, then the index: the trap finds the
+ * region only when everything it reads is in place, and a subscriber has
+ * seen the version move before the region's first record.
+ */
+static int region_insert(struct mmiotrap *mt, struct mmiotrap_region *tab,
+			 const struct mmiotrap_region *r)
+{
+	struct mmiotrap_route route;
 	__u32 id = r->id;
 	int err;
 
 	err = reset_id(mt, id);
+	if (!err)
+		err = route_of(mt, r, &route);
+	if (!err && bpf_map_update_elem(mt->map_fd[MAP_ROUTES], &id, &route, 0))
+		err = -errno;
+	if (!err && bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, r, 0))
+		err = -errno;
 	if (err)
 		return err;
-	if (bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, r, 0))
-		return -errno;
-	err = vm_update(mt, r->vm);
+	tab[id] = *r;
+	err = vm_update(mt, tab, r->vm);
 	if (!err)
 		err = set_version(mt, r->gen);
 	if (!err)
 		err = index_insert(mt, r);
 	if (err) {
-		bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0);
-		vm_update(mt, r->vm);
-		bump_version(mt);
+		if (err == -ENOBUFS)
+			pr_warn("the address index is full: %u blocks (mmiotrap load --index-entries raises it)\n",
+				mt->index_entries);
+		region_remove(mt, tab, id);
 	}
 	return err;
 }
@@ -464,15 +569,15 @@ int mmiotrap_region_add(struct mmiotrap *mt, __u32 vm, enum mmiotrap_bus bus, __
 }
 
 /*
- * Add region @want as it says (everything but its id and generation):
- * its id, or -errno. Its VMM's regions left by an exited process go first.
+ * Add region @want as it says (all but its generation; its id if that is
+ * free, or the next free one when it is 0): its id, or -errno. Its VMM's
+ * regions left by an exited process go first.
  */
 int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want)
 {
-	struct mmiotrap_region r = *want;
+	struct mmiotrap_region r = *want, *tab;
 	__u64 ticks;
-	__u32 id;
-	int err;
+	int err, id = 0;
 
 	err = check_region(&r);
 	if (err)
@@ -485,17 +590,27 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want)
 	err = regions_lock(mt);
 	if (err)
 		return err;
-	err = check_conflicts(mt, &r, ticks, &id);
+	tab = table_read(mt);
+	if (!tab) {
+		regions_unlock(mt);
+		return -errno;
+	}
+	err = subs_reap(mt);
 	if (!err)
-		err = prune_stale(mt, r.vm, ticks);
-	if (!err) {
+		err = prune_stale(mt, tab, r.vm, ticks);
+	if (!err)
+		err = check_conflicts(mt, tab, &r);
+	if (!err)
+		err = id = next_id(mt, tab, want->id);
+	if (err >= 0) {
 		r.id = id;
 		/* Its generation: the version its add makes. */
 		r.gen = table_version(mt) + 1;
-		err = region_insert(mt, &r);
+		err = region_insert(mt, tab, &r);
 	}
+	free(tab);
 	regions_unlock(mt);
-	return err ? err : (int)id;
+	return err ? err : id;
 }
 
 /* Make region @id fast on @fast widths, or capture only again with 0. */
@@ -523,13 +638,14 @@ int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast)
 /* @fast_too: the VMM lets its own fast region go, ioeventfds gone first. */
 int region_del(struct mmiotrap *mt, __u32 id, bool fast_too)
 {
-	struct mmiotrap_region r;
+	struct mmiotrap_region r, *tab;
 	int err;
 
 	err = regions_lock(mt);
 	if (err)
 		return err;
-	err = mmiotrap_region_get(mt, id, &r);
+	tab = table_read(mt);
+	err = tab ? mmiotrap_region_get(mt, id, &r) : -errno;
 	/* Its ioeventfds would go on completing writes that nobody then sees. */
 	if (!err && !fast_too && r.fast_widths && mmiotrap_region_stale(mt, &r) == 0) {
 		pr_warn("region '%s' is fast: its VMM (pid %u) owns the ioeventfds and must let it go (mmiotrap_fast_del)\n",
@@ -537,7 +653,8 @@ int region_del(struct mmiotrap *mt, __u32 id, bool fast_too)
 		err = -EBUSY;
 	}
 	if (!err)
-		err = region_remove(mt, &r);
+		err = region_remove(mt, tab, id);
+	free(tab);
 	regions_unlock(mt);
 	return err;
 }

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The subscriber: the one consumer of an instance's ring buffer.
+ * A subscriber: the one consumer of a ring of its own, into which the trap
+ * puts the records of the regions its filter selects (lib/routes.c).
  *
- * It sleeps in epoll on the ring (woken by the ring's own adaptive wakeup,
- * for capture regions) and on the eventfds of fast regions (signalled by
- * KVM after the trap has committed the record, so nothing is stranded).
- * Slow writes of fast regions are consumed by the vCPU thread that took
- * the exit, in mmiotrap_sub_dispatch_exit().
+ * It sleeps in epoll on its ring (woken per record or per batch, as its
+ * options say), on its timer (the tail of a batch), on the eventfds of
+ * fast regions (signalled by KVM after the trap has committed the record,
+ * so nothing is stranded) and on the pin root (an unload). Slow writes of
+ * fast regions are consumed by the vCPU thread that took the exit, in
+ * mmiotrap_sub_dispatch_exit().
+ *
+ * What its ring had no room for, the trap counts in drops[slot], an array
+ * this subscriber maps: losses are reported from those counts, exactly,
+ * never guessed from gaps in seq (vCPUs commit out of seq order).
  *
  * It keeps its own view of the region table, so that neither an event nor
  * an exit sends it to the maps: the table's version, in shared memory,
@@ -23,8 +29,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <linux/kvm.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
 
@@ -42,26 +51,34 @@ struct span {
 	__u8 bus;
 };
 
+#define RING_SIZE	(1U << 20)
+#define BATCH_LATENCY_MS	100
+
 /* What the subscriber knows of one region id. */
 struct view {
 	/* The id's region; len 0 and the last generation known gone if none. */
 	struct mmiotrap_region r;
-	/* What was delivered of the id's region, what was reported lost. */
+	/* The last record delivered of the id's region, and the seq after it. */
 	struct mmiotrap_event last;
 	__u64 next_seq;
-	__u64 lost;
-	bool seen;
-	bool listed;	/* in seen_ids */
+	__u64 lost;	/* drops of this id reported */
 };
 
 struct mmiotrap_sub {
 	struct mmiotrap *mt;
 	struct ring_buffer *ring;
 	pthread_mutex_t lock;	/* one consumer at a time: poller or vCPU */
+	int slot;		/* in the instance's subs, or -1 */
+	int ring_fd;
+	int drops_fd;
+	const __u64 *drops;	/* drops[slot], mmap'ed: [0] is their sum */
+	size_t drops_size;
+	__u64 lost;		/* of drops[0], reported */
 	int epfd;
-	int lock_fd;
-	int kick_fd;	/* a dispatch left records that may wake no one */
+	int kick_fd;	/* a dispatch left records, or mmiotrap_sub_wake() */
 	int tick_fd;	/* every latency_ms, or -1 */
+	int unload_fd;	/* inotify on the pin root: an unload wakes us */
+	bool gone;	/* the GONE event was delivered */
 	int watched[MAX_WATCHED];
 	int nwatched;
 	mmiotrap_event_fn fn;
@@ -75,12 +92,12 @@ struct mmiotrap_sub {
 	int budget;		/* records this delivery may still take; 0: all */
 	bool batch_full;
 	__u64 version;		/* of the table when the view was last synced */
-	int nquiet;		/* live regions whose records wake no one */
 	int nmine;
-	struct span mine[MMIOTRAP_MAX_REGIONS];	/* by bus, then address */
-	int nseen;
-	__u32 seen_ids[MMIOTRAP_MAX_REGIONS];
-	struct view view[MMIOTRAP_MAX_REGIONS];
+	struct span *mine;	/* by bus, then address */
+	struct view *view;	/* by region id */
+	/* The exit being dispatched, and whether its record was delivered. */
+	const struct kvm_run *exit;
+	bool exit_seen;
 };
 
 static int cmp_span(const void *a, const void *b)
@@ -92,18 +109,17 @@ static int cmp_span(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-/* This process's regions in order, for exits; and how many regions are quiet. */
+/* This process's regions in order, for exits. */
 static void index_view(struct mmiotrap_sub *sub)
 {
 	const struct mmiotrap_region *r;
 	__u32 id;
 
-	sub->nmine = sub->nquiet = 0;
-	for (id = 1; id < MMIOTRAP_MAX_REGIONS; id++) {
+	sub->nmine = 0;
+	for (id = 1; id < sub->mt->nids; id++) {
 		r = &sub->view[id].r;
 		if (!r->len)
 			continue;
-		sub->nquiet += !!(r->action & MMIOTRAP_ACTION_QUIET);
 		if (r->vm == sub->pid)
 			sub->mine[sub->nmine++] = (struct span){
 				.addr = r->addr, .len = r->len, .id = id, .bus = r->bus,
@@ -125,19 +141,26 @@ static int view_load(struct mmiotrap_sub *sub, __u32 id, __u64 gone)
 	return err == -ENOENT ? 0 : err;
 }
 
-/* The whole view as the maps have it: one lookup per id. */
+/* The whole view as the maps have it, in one read of the table. */
 static int view_scan(struct mmiotrap_sub *sub)
 {
 	__u64 version = table_version(sub->mt);
+	struct mmiotrap_region *tab = table_read(sub->mt), *v;
 	__u32 id;
-	int err = 0;
 
-	for (id = 1; id < MMIOTRAP_MAX_REGIONS && !err; id++)
-		err = view_load(sub, id, 0);
+	if (!tab)
+		return -errno;
+	for (id = 1; id < sub->mt->nids; id++) {
+		v = &sub->view[id].r;
+		if (tab[id].len)
+			*v = tab[id];
+		else
+			*v = (struct mmiotrap_region){ .id = id, .gen = v->gen };
+	}
+	free(tab);
 	index_view(sub);
-	if (!err)
-		sub->version = version;
-	return err;
+	sub->version = version;
+	return 0;
 }
 
 /* The table's version is in shared memory: only a change costs lookups. */
@@ -180,83 +203,78 @@ static const struct mmiotrap_region *mine_at(const struct mmiotrap_sub *sub, __u
 	return s->bus == bus && addr - s->addr < s->len ? &sub->view[s->id].r : NULL;
 }
 
-/* @n writes of region @id, from its next seq on, as one event. */
+/* @n records of region @id this ring had no room for, as one event. */
 static int report_lost(struct mmiotrap_sub *sub, __u32 id, __u64 n)
 {
 	struct view *v = &sub->view[id];
 	struct mmiotrap_event lost = v->last;
 	struct mmiotrap_slot slot;
 
+	lost.abi = MMIOTRAP_ABI_VERSION;
+	lost.region = id;
+	lost.gen = v->r.len ? v->r.gen : v->last.gen;
 	lost.flags = MMIOTRAP_EVENT_LOST;
 	lost.seq = v->next_seq;
 	lost.lost = n;
 	if (!mmiotrap_region_latest(sub->mt, id, &slot))
 		lost.value = slot.value;
-	v->next_seq += n;
 	v->lost += n;
 	sub->delivered++;
 	return sub->fn(sub->ctx, &lost, region_of(sub, id, lost.gen));
 }
 
 /*
- * Drops after the last record leave no gap until the next record: the
- * slot counts them. Called with the ring drained; a write still in the
- * trap on another CPU shows up as a late record, never as a loss twice.
+ * The trap counts what it could not put into this ring, by region id, in
+ * memory we map: one load says whether anything was lost since the last
+ * look, and each loss is reported once, when it is counted.
  */
-static int report_tail_losses(struct mmiotrap_sub *sub)
+static int report_losses(struct mmiotrap_sub *sub)
 {
-	struct mmiotrap_slot slot;
-	struct view *v;
+	const volatile __u64 *drops = sub->drops;
+	__u64 all = drops[0], n;
 	__u32 id;
-	int i, err;
+	int err = 0;
 
-	for (i = 0; i < sub->nseen; i++) {
-		id = sub->seen_ids[i];
-		v = &sub->view[id];
-		if (!v->seen || mmiotrap_region_latest(sub->mt, id, &slot) || slot.dropped <= v->lost)
-			continue;
-		err = report_lost(sub, id, slot.dropped - v->lost);
-		if (err)
-			return err;
+	if (all == sub->lost)
+		return 0;
+	if (sub->exit)
+		sub->exit_seen = true;
+	for (id = 1; id < sub->mt->nids && !err; id++) {
+		n = drops[id] - sub->view[id].lost;
+		if (n)
+			err = report_lost(sub, id, n);
 	}
-	return 0;
+	sub->lost = all;
+	return err;
 }
 
-/* A new region under a reused id starts from nothing. */
-static void forget_losses(struct view *v)
+/* The instance was unloaded: one last event, after the ring's last record. */
+static int report_gone(struct mmiotrap_sub *sub)
 {
-	memset(&v->last, 0, sizeof(v->last));
-	v->next_seq = 0;
-	v->lost = 0;
-	v->seen = false;
+	struct mmiotrap_event gone = { .abi = MMIOTRAP_ABI_VERSION, .flags = MMIOTRAP_EVENT_GONE };
+
+	sub->gone = true;
+	sub->delivered++;
+	sub->fn(sub->ctx, &gone, NULL);
+	return -ESHUTDOWN;
 }
+
+static bool is_exit(const struct mmiotrap_sub *sub, const struct mmiotrap_event *ev);
 
 static int deliver(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
 {
 	struct view *v = &sub->view[ev->region];
-	int err, lost_err = 0;
 
-	if ((sub->vm && ev->vm != sub->vm) || (sub->region && ev->region != sub->region))
-		return 0;
-	/* Seq 0, or a generation not seen under this id, is a new region. */
-	if (!ev->seq || ev->gen != v->last.gen)
-		forget_losses(v);
-	if (!v->listed) {
-		sub->seen_ids[sub->nseen++] = ev->region;
-		v->listed = true;
-	}
-	/* The record is consumed: it is delivered even if the callback balks at the loss. */
-	if (v->seen && ev->seq > v->next_seq) {
-		v->last = *ev;
-		lost_err = report_lost(sub, ev->region, ev->seq - v->next_seq);
-	}
-	v->seen = true;
+	/* A generation not seen under this id is a new region. */
+	if (ev->gen != v->last.gen)
+		v->next_seq = 0;
 	v->last = *ev;
 	if (ev->seq >= v->next_seq)
 		v->next_seq = ev->seq + 1;
+	if (sub->exit && is_exit(sub, ev))
+		sub->exit_seen = true;
 	sub->delivered++;
-	err = sub->fn(sub->ctx, ev, region_of(sub, ev->region, ev->gen));
-	return lost_err ? lost_err : err;
+	return sub->fn(sub->ctx, ev, region_of(sub, ev->region, ev->gen));
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -265,7 +283,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct mmiotrap_sub *sub = ctx;
 	int err;
 
-	if (size < sizeof(*ev) || ev->abi != MMIOTRAP_ABI_VERSION || ev->region >= MMIOTRAP_MAX_REGIONS)
+	if (size < sizeof(*ev) || ev->abi != MMIOTRAP_ABI_VERSION || ev->region >= sub->mt->nids)
 		return -EPROTO;
 	err = deliver(sub, ev);
 	if (!err && sub->budget && !--sub->budget) {
@@ -276,19 +294,28 @@ static int on_record(void *ctx, void *data, size_t size)
 }
 
 /*
- * Deliver the ring's records, at most @budget of them (0: all). Drops
- * after a region's last record can be told only with the ring drained.
+ * Deliver the ring's records, at most @budget of them (0: all), then its
+ * losses; once the instance is gone and the ring is drained, say so.
  */
 static int drain(struct mmiotrap_sub *sub, int budget)
 {
+	bool live;
 	int err;
 
+	if (sub->gone)
+		return -ESHUTDOWN;
+	/* Read first: the trap has put its last record in the ring when unload says so. */
+	live = instance_live(sub->mt);
 	sub->budget = budget;
 	sub->batch_full = false;
 	err = ring_buffer__consume(sub->ring);
 	if (sub->batch_full)
 		return 0;
-	return err < 0 ? err : report_tail_losses(sub);
+	if (err >= 0)
+		err = report_losses(sub);
+	if (err >= 0 && !live)
+		err = report_gone(sub);
+	return err;
 }
 
 static int watch(struct mmiotrap_sub *sub, int fd)
@@ -296,20 +323,6 @@ static int watch(struct mmiotrap_sub *sub, int fd)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
 	return epoll_ctl(sub->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
-/* Drops before the subscriber came are history, not its losses. */
-static void set_baseline(struct mmiotrap_sub *sub)
-{
-	struct mmiotrap_slot slot;
-	__u32 id;
-
-	for (id = 1; id < MMIOTRAP_MAX_REGIONS; id++) {
-		if (mmiotrap_region_latest(sub->mt, id, &slot))
-			continue;
-		sub->view[id].lost = slot.dropped;
-		sub->view[id].last.gen = sub->view[id].r.gen;
-	}
 }
 
 __u64 mmiotrap_now_ns(void)
@@ -323,7 +336,8 @@ __u64 mmiotrap_now_ns(void)
 /* The timers the options ask for, and the kick of dispatches. */
 static int set_wakeups(struct mmiotrap_sub *sub, const struct mmiotrap_subscribe_opts *opts)
 {
-	__u32 latency_ms = OPTS_GET(opts, latency_ms, 0);
+	bool batch = OPTS_GET(opts, wakeup, MMIOTRAP_WAKE_RECORD) == MMIOTRAP_WAKE_BATCH;
+	__u32 latency_ms = OPTS_GET(opts, latency_ms, 0) ?: batch ? BATCH_LATENCY_MS : 0;
 	__u64 duration_ms = OPTS_GET(opts, duration_ms, 0);
 	struct itimerspec every = {
 		.it_interval.tv_sec = latency_ms / 1000,
@@ -337,6 +351,14 @@ static int set_wakeups(struct mmiotrap_sub *sub, const struct mmiotrap_subscribe
 	if (sub->kick_fd < 0)
 		return -errno;
 	err = watch(sub, sub->kick_fd);
+	if (err)
+		return err;
+	/* An unload removes the pin root's entries: that wakes us, to say so. */
+	sub->unload_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (sub->unload_fd < 0 ||
+	    inotify_add_watch(sub->unload_fd, sub->mt->root, IN_DELETE | IN_DELETE_SELF) < 0)
+		return -errno;
+	err = watch(sub, sub->unload_fd);
 	if (err || !latency_ms)
 		return err;
 	every.it_value = every.it_interval;
@@ -346,12 +368,63 @@ static int set_wakeups(struct mmiotrap_sub *sub, const struct mmiotrap_subscribe
 	return watch(sub, sub->tick_fd);
 }
 
+/* The ring and the loss counts the trap fills for this subscriber alone. */
+static int make_maps(struct mmiotrap_sub *sub, __u32 ring_size)
+{
+	/* As the trap's template for them says (bpf/trap.bpf.c, drop_counts). */
+	LIBBPF_OPTS(bpf_map_create_opts, mmapable, .map_flags = BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	struct mmiotrap *mt = sub->mt;
+	long page = getpagesize();
+
+	if (ring_size & (ring_size - 1) || ring_size % page) {
+		pr_warn("ring size %u: a power of two of pages\n", ring_size);
+		return -EINVAL;
+	}
+	sub->ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "mmiotrap_ring", 0, 0, ring_size, NULL);
+	sub->drops_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "mmiotrap_drops", sizeof(__u32),
+				       sizeof(__u64), mt->nids, &mmapable);
+	if (sub->ring_fd < 0 || sub->drops_fd < 0)
+		return -errno;
+	sub->drops_size = (mt->nids * sizeof(__u64) + page - 1) & ~(page - 1);
+	sub->drops = mmap(NULL, sub->drops_size, PROT_READ, MAP_SHARED, sub->drops_fd, 0);
+	if (sub->drops == MAP_FAILED) {
+		sub->drops = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+static int claim(struct mmiotrap_sub *sub, const struct mmiotrap_subscribe_opts *opts)
+{
+	bool batch = OPTS_GET(opts, wakeup, MMIOTRAP_WAKE_RECORD) == MMIOTRAP_WAKE_BATCH;
+	__u32 ring_size = OPTS_GET(opts, ring_size, 0) ?: RING_SIZE;
+	struct mmiotrap_sub_slot want = {
+		.pid = sub->pid,
+		.vm = OPTS_GET(opts, vm, 0),
+		.region = OPTS_GET(opts, region, 0),
+		.flags = (batch ? MMIOTRAP_SUB_BATCHED : 0) |
+			 (OPTS_GET(opts, owner, false) ? MMIOTRAP_SUB_OWNER : 0),
+		.watermark = ring_size / 8,
+	};
+	int err;
+
+	err = make_maps(sub, ring_size);
+	if (err)
+		return err;
+	err = regions_lock(sub->mt);
+	if (err)
+		return err;
+	sub->slot = sub_slot_claim(sub->mt, &want, sub->ring_fd, sub->drops_fd);
+	regions_unlock(sub->mt);
+	return sub->slot < 0 ? sub->slot : 0;
+}
+
 int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
 		       mmiotrap_event_fn fn, void *ctx,
 		       const struct mmiotrap_subscribe_opts *opts)
 {
 	struct mmiotrap_sub *sub;
-	int err;
+	int err = -ENOMEM;
 
 	if (!subp || !mt || !fn || !OPTS_VALID(opts, struct mmiotrap_subscribe_opts))
 		return -EINVAL;
@@ -359,24 +432,21 @@ int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
 	if (!sub)
 		return -ENOMEM;
 	pthread_mutex_init(&sub->lock, NULL);
-	sub->lock_fd = sub->epfd = sub->kick_fd = sub->tick_fd = -1;
+	sub->slot = sub->ring_fd = sub->drops_fd = -1;
+	sub->epfd = sub->kick_fd = sub->tick_fd = sub->unload_fd = -1;
 	sub->mt = mt;
 	sub->fn = fn;
 	sub->ctx = ctx;
 	sub->pid = getpid();
-	sub->vm = OPTS_GET(opts, vm, 0);
-	sub->region = OPTS_GET(opts, region, 0);
 	sub->busy_poll = OPTS_GET(opts, busy_poll, false);
-	/*
-	 * Two consumers of one ring would each see a part of it: the one
-	 * subscriber holds a lock on the pin root.
-	 */
-	sub->lock_fd = open(mt->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sub->lock_fd < 0 || flock(sub->lock_fd, LOCK_EX | LOCK_NB)) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	sub->view = calloc(mt->nids, sizeof(*sub->view));
+	sub->mine = calloc(mt->nids, sizeof(*sub->mine));
+	if (!sub->view || !sub->mine)
 		goto cleanup;
-	}
-	sub->ring = ring_buffer__new(mt->map_fd[MAP_EVENTS], on_record, sub, NULL);
+	err = claim(sub, opts);
+	if (err)
+		goto cleanup;
+	sub->ring = ring_buffer__new(sub->ring_fd, on_record, sub, NULL);
 	sub->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!sub->ring || sub->epfd < 0) {
 		err = -errno;
@@ -389,7 +459,6 @@ int mmiotrap_subscribe(struct mmiotrap_sub **subp, struct mmiotrap *mt,
 		err = view_scan(sub);
 	if (err)
 		goto cleanup;
-	set_baseline(sub);
 	*subp = sub;
 	return 0;
 
@@ -444,6 +513,24 @@ static void rearm(int fd)
 		;
 }
 
+/* A wakeup of mmiotrap_sub_wake() is the kick of a dispatch: the poller looks. */
+int mmiotrap_sub_wake(struct mmiotrap_sub *sub)
+{
+	__u64 one = 1;
+
+	if (!sub)
+		return -EINVAL;
+	return write(sub->kick_fd, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+static void rearm_inotify(int fd)
+{
+	char buf[4096];
+
+	while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
 int mmiotrap_sub_consume(struct mmiotrap_sub *sub)
 {
 	int i, err, n;
@@ -456,6 +543,7 @@ int mmiotrap_sub_consume(struct mmiotrap_sub *sub)
 		rearm(sub->watched[i]);
 	rearm(sub->kick_fd);
 	rearm(sub->tick_fd);
+	rearm_inotify(sub->unload_fd);
 	err = drain(sub, 0);
 	n = sub->delivered;
 	sub->delivered = 0;
@@ -492,26 +580,6 @@ static int spin(struct mmiotrap_sub *sub, int timeout_ms)
 	return !n && expired(sub) ? -ETIME : n;
 }
 
-/*
- * The tick is for the records of quiet regions whose wakeups go to another
- * process: every other record wakes the subscriber, so a tick alone looks
- * at the ring only while the table has quiet regions.
- */
-static bool tick_only(struct mmiotrap_sub *sub, const struct epoll_event *evs, int n)
-{
-	bool quiet;
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (evs[i].data.fd != sub->tick_fd)
-			return false;
-	pthread_mutex_lock(&sub->lock);
-	rearm(sub->tick_fd);
-	quiet = view_sync(sub) || sub->nquiet;
-	pthread_mutex_unlock(&sub->lock);
-	return !quiet;
-}
-
 int mmiotrap_sub_poll(struct mmiotrap_sub *sub, int timeout_ms)
 {
 	struct epoll_event evs[8];
@@ -529,7 +597,8 @@ int mmiotrap_sub_poll(struct mmiotrap_sub *sub, int timeout_ms)
 		return -errno;
 	if (!n)
 		return expired(sub) ? -ETIME : 0;
-	return tick_only(sub, evs, n) ? 0 : mmiotrap_sub_consume(sub);
+	/* A look at an empty ring costs no system call: every wakeup looks. */
+	return mmiotrap_sub_consume(sub);
 }
 
 /* The bus, address and width of a write exit; false for anything else. */
@@ -550,21 +619,41 @@ static bool exit_write(const struct kvm_run *run, __u8 *bus, __u64 *addr, __u32 
 	return false;
 }
 
+/* The record of the exit being dispatched: the trap ran on this thread, just before. */
+static bool is_exit(const struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
+{
+	__u8 bus;
+	__u64 addr;
+	__u32 width;
+
+	return exit_write(sub->exit, &bus, &addr, &width) && ev->bus == bus && ev->addr == addr &&
+	       ev->width == width && ev->vm == sub->pid;
+}
+
 /*
- * The trap recorded the write before the exit: deliver it and what is
- * before it in the ring, up to a batch. What is left behind may be records
- * that woke no one: the kick wakes the poller for them.
+ * The trap recorded the write before the exit, on this thread: deliver it
+ * and what is before it in the ring, up to a batch. What is left behind
+ * may be records that woke no one: the kick wakes the poller for them.
  */
-static int dispatch(struct mmiotrap_sub *sub)
+static int dispatch(struct mmiotrap_sub *sub, const struct kvm_run *run)
 {
 	__u64 one = 1;
 	int err;
 
+	sub->exit = run;
+	sub->exit_seen = false;
 	err = drain(sub, DISPATCH_BATCH);
-	if (!err && sub->batch_full && write(sub->kick_fd, &one, sizeof(one)) < 0)
-		err = -errno;
+	sub->exit = NULL;
 	sub->delivered = 0;
-	return err ? err : 1;
+	if (err == -ESHUTDOWN && !sub->exit_seen)
+		return -ESHUTDOWN;
+	if (err < 0 && err != -ESHUTDOWN)
+		return err;
+	if (sub->exit_seen)
+		return 1;
+	if (sub->batch_full)
+		return write(sub->kick_fd, &one, sizeof(one)) < 0 ? -errno : 2;
+	return -ENODATA;
 }
 
 int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *run)
@@ -583,8 +672,8 @@ int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *r
 	/* No system call unless the table changed since the view was synced. */
 	err = view_sync(sub);
 	r = err ? NULL : mine_at(sub, bus, addr);
-	if (r && (r->widths & width) && addr - r->addr + width <= r->len)
-		err = dispatch(sub);
+	if (r && mmiotrap_region_takes(r, addr, width))
+		err = dispatch(sub, run);
 	pthread_mutex_unlock(&sub->lock);
 	return err;
 }
@@ -593,15 +682,27 @@ void mmiotrap_sub_free(struct mmiotrap_sub *sub)
 {
 	if (!sub)
 		return;
+	if (sub->slot >= 0 && !regions_lock(sub->mt)) {
+		sub_slot_release(sub->mt, sub->slot);
+		regions_unlock(sub->mt);
+	}
 	ring_buffer__free(sub->ring);
+	if (sub->drops)
+		munmap((void *)sub->drops, sub->drops_size);
+	if (sub->ring_fd >= 0)
+		close(sub->ring_fd);
+	if (sub->drops_fd >= 0)
+		close(sub->drops_fd);
+	if (sub->unload_fd >= 0)
+		close(sub->unload_fd);
+	free(sub->view);
+	free(sub->mine);
 	if (sub->epfd >= 0)
 		close(sub->epfd);
 	if (sub->kick_fd >= 0)
 		close(sub->kick_fd);
 	if (sub->tick_fd >= 0)
 		close(sub->tick_fd);
-	if (sub->lock_fd >= 0)
-		close(sub->lock_fd);
 	pthread_mutex_destroy(&sub->lock);
 	free(sub);
 }

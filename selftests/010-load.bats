@@ -16,7 +16,7 @@ teardown() {
 	assert_success
 	assert_output "loaded at $MMIOTRAP_PIN_ROOT (attach mode tp_btf)"
 	run ls "$MMIOTRAP_PIN_ROOT/maps"
-	assert_output "$(printf '%s\n' addr_index counters events regions slots totals vms)"
+	assert_output "$(printf '%s\n' addr_index counters drops regions rings routes slots subs totals vms)"
 	run ls "$MMIOTRAP_PIN_ROOT/links"
 	assert_output "$(printf '%s\n' tp_btf_exit tp_btf_mmio tp_btf_pio)"
 	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio"
@@ -65,9 +65,9 @@ teardown() {
 	"$MT" load
 	run "$MT" status
 	assert_success
-	assert_output "$(printf 'loaded at %s\nattach mode: tp_btf\nregions: 0 (0 stale)' "$MMIOTRAP_PIN_ROOT")"
+	assert_output "$(printf 'loaded at %s\nattach mode: tp_btf\nregions: 0 (0 stale)\nsubscribers: 0\nlimits: 16384 regions, 4096 VMs, 65536 index entries, 64 subscribers' "$MMIOTRAP_PIN_ROOT")"
 	run "$MT" -j status
-	assert_output "{\"pin_root\":\"$MMIOTRAP_PIN_ROOT\",\"loaded\":true,\"attach_mode\":\"tp_btf\",\"regions\":0,\"stale_regions\":0}"
+	assert_output "{\"pin_root\":\"$MMIOTRAP_PIN_ROOT\",\"loaded\":true,\"attach_mode\":\"tp_btf\",\"regions\":0,\"stale_regions\":0,\"subscribers\":[],\"limits\":{\"max_regions\":16384,\"max_vms\":4096,\"index_entries\":65536,\"max_subs\":64}}"
 }
 
 @test "doctor reports each kernel feature on a line and chooses tp_btf" {

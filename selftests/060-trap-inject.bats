@@ -41,10 +41,11 @@ monotonic_ns() {
 	python3 -c 'import time; print(time.monotonic_ns())'
 }
 
-# events N: read exactly N records into $BATS_TEST_TMPDIR/ev.
+# events N: a reader of exactly N records into $BATS_TEST_TMPDIR/ev, subscribed
+# before the writes (a subscriber gets the records made while it is there);
+# events_wait after them.
 events() {
-	"$MT" -j events --count "$1" --duration 10 >"$BATS_TEST_TMPDIR/ev" ||
-		fail "mmiotrap events exited $?"
+	events_start "$BATS_TEST_TMPDIR/ev" --count "$1" --duration 10
 }
 
 # is JQ WANT [FILE]: one value computed by jq over the events (slurped) or FILE.
@@ -70,10 +71,11 @@ no_other_vm() {
 @test "injected MMIO writes are captured with exact values, in order, from the injector's thread" {
 	inject_start inj mmio:$BASE:4:100:0xfffffff0:0x01010101
 	"$MT" region add --vm "$inj_pid" --mmio $BASE --len 8 --name db >/dev/null
+	events 100
 	t0=$(monotonic_ns)
 	inject_go inj
 	t1=$(monotonic_ns)
-	events 100
+	events_wait
 	check_events "$BATS_TEST_TMPDIR/ev" --vm "$inj_pid" --region 1 --bus mmio \
 		--addr $BASE --width 4 --count 100 --start 0xfffffff0 --step 0x01010101
 	[ "$inj_tid" != "$inj_pid" ] || fail "wanted the worker thread's tid, got the pid $inj_pid"
@@ -87,8 +89,9 @@ no_other_vm() {
 	inject_start inj mmio:0x510:4:3:10 pio:0x510:2:5:20 mmio:0x512:2:2:30 pio:0x513:1:1:40
 	"$MT" region add --vm "$inj_pid" --mmio 0x510 --len 4 --name m >/dev/null
 	"$MT" region add --vm "$inj_pid" --pio 0x510 --len 4 --name p >/dev/null
-	inject_go inj
 	events 11
+	inject_go inj
+	events_wait
 	is 'map(select(.region == 1) | [.bus, .addr, .width, .value, .seq])' \
 		'[["mmio",1296,4,10,0],["mmio",1296,4,11,1],["mmio",1296,4,12,2],["mmio",1298,2,30,3],["mmio",1298,2,31,4]]'
 	is 'map(select(.region == 2) | [.bus, .addr, .width, .value, .seq])' \
@@ -105,8 +108,9 @@ no_other_vm() {
 	"$MT" region add --vm "$inj_pid" --mmio $BASE --len 8 --name all >/dev/null
 	"$MT" region add --vm "$inj_pid" --mmio $((BASE + 0x1000)) --len 4 --width 4 --name four >/dev/null
 	before=$("$MT" -j stats | jq .totals.unmatched)
-	inject_go inj
 	events 7
+	inject_go inj
+	events_wait
 	is 'map([.region, .addr - 3489660928, .width, .value, .seq])' \
 		'[[1,0,1,17,0],[1,0,2,8738,1],[1,0,4,1145324612,2],[1,0,8,578437695752307200,3],[1,7,1,119,4],[1,4,4,85,5],[2,4096,4,187,0]]'
 	# jq reads numbers as doubles: the 8-byte value, to its last bit, as printed.
@@ -124,9 +128,10 @@ no_other_vm() {
 	inject_start stranger mmio:$BASE:4:6
 	"$MT" region add --vm "$inj_pid" --mmio $BASE --len 4 >/dev/null
 	before=$("$MT" -j stats | jq -c '[.totals.unmatched, .totals.emitted]')
+	events 7
 	inject_go inj
 	inject_go stranger
-	events 7
+	events_wait
 	check_events "$BATS_TEST_TMPDIR/ev" --vm "$inj_pid" --region 1 --bus mmio \
 		--addr $BASE --width 4 --count 7
 	# 5 beside the region, 3 on a bus the VM has no region on, 6 of another process.
@@ -138,8 +143,9 @@ no_other_vm() {
 @test "rep outs: each of up to 16 elements is a write, flagged truncated beyond 16" {
 	inject_start inj outs:0x510:1:1 outs:0x510:2:16 outs:0x510:4:17 outs:0x510:1:40
 	"$MT" region add --vm "$inj_pid" --pio 0x510 --len 4 >/dev/null
-	inject_go inj
 	events 49
+	inject_go inj
+	events_wait
 	want=$(jq -n -c '[[1, 1, false]] + [range(1; 17) | [2, ., false]] +
 		[range(1; 17) | [4, ., true]] + [range(1; 17) | [1, ., true]]')
 	is 'map([.width, .value, .truncated // false])' "$want"
@@ -156,8 +162,9 @@ no_other_vm() {
 		--bar0 0xfebf0000 --queues 2 >/dev/null
 	"$MT" region add --vm "$inj_pid" --mmio 0xfe003000 --len 0x20 --decoder virtio-pci \
 		--notify-base 0xfe003000 --multiplier 4 --queues 4 --notification-data >/dev/null
-	inject_go inj
 	events 10
+	inject_go inj
+	events_wait
 	is 'map(select(.region == 1) | [.kind, .queue, .value])' \
 		'[["sq_tail",0,5],["sq_tail",0,6],["cq_head",0,3],["sq_tail",1,9],["cq_head",1,1],["bad_queue",2,2],["off_grid",null,7]]'
 	is 'map(select(.region == 2) | [.kind, .queue, .next_off, .next_wrap, .avail_idx])' \

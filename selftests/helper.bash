@@ -10,7 +10,7 @@ MT=$BUILD/mmiotrap
 VMM=$BUILD/mmiotrap-testvmm
 SUITE=$(basename "$BATS_TEST_FILENAME" .bats)
 # Every suite pins under its own root, and the environment makes it the default.
-export MMIOTRAP_PIN_ROOT=/sys/fs/bpf/mmiotrap-test-$SUITE
+export MMIOTRAP_PIN_ROOT=/sys/fs/bpf/${MMIOTRAP_TEST_PREFIX:-mmiotrap-test}-$SUITE
 
 # A missing kernel feature skips, but not in CI, where it fails.
 require() {
@@ -97,13 +97,26 @@ vmm_out() {
 	cat "$BATS_TEST_TMPDIR/$1.out"
 }
 
-# events_start FILE ARGS...: a JSON events reader in the background.
+# The live subscribers of the suite's instance.
+subscribers() {
+	"$MT" -j status | jq '.subscribers | length'
+}
+
+# events_start FILE ARGS...: a JSON events reader in the background, back
+# once it has subscribed: a subscriber gets the records made while it is there.
 events_start() {
-	local file=$1
+	local file=$1 before i
 	shift
+	before=$(subscribers)
 	"$MT" -j events "$@" >"$file" 3>&- &
 	events_pid=$!
 	echo $! >>"$BATS_TEST_TMPDIR/children"
+	for i in $(seq 200); do
+		[ "$(subscribers)" -gt "$before" ] && return 0
+		kill -0 "$events_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "mmiotrap events $* did not subscribe"
 }
 
 # A test that failed half-way leaves no VMM waiting for its go.

@@ -1,8 +1,0 @@
-build-san/cli/cmd_events.o: cli/cmd_events.c cli/cli.h include/mmiotrap.h \
- include/mmiotrap_abi.h include/mmiotrap_decode.h \
- include/mmiotrap_rules.h
-cli/cli.h:
-include/mmiotrap.h:
-include/mmiotrap_abi.h:
-include/mmiotrap_decode.h:
-include/mmiotrap_rules.h:

@@ -1,8 +1,0 @@
-build-san/cli/cmd_region.o: cli/cmd_region.c cli/cli.h include/mmiotrap.h \
- include/mmiotrap_abi.h include/mmiotrap_decode.h \
- include/mmiotrap_rules.h
-cli/cli.h:
-include/mmiotrap.h:
-include/mmiotrap_abi.h:
-include/mmiotrap_decode.h:
-include/mmiotrap_rules.h:

@@ -1,9 +1,0 @@
-build-san/lib/proc.o: lib/proc.c lib/internal.h include/mmiotrap.h \
- include/mmiotrap_abi.h include/mmiotrap_decode.h \
- include/mmiotrap_rules.h lib/pins.h
-lib/internal.h:
-include/mmiotrap.h:
-include/mmiotrap_abi.h:
-include/mmiotrap_decode.h:
-include/mmiotrap_rules.h:
-lib/pins.h:

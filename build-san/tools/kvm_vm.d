@@ -1,2 +1,0 @@
-build-san/tools/kvm_vm.o: tools/kvm_vm.c tools/kvm_vm.h
-tools/kvm_vm.h:

@@ -1,2 +1,0 @@
-build-san/tools/script.o: tools/script.c tools/script.h
-tools/script.h:
