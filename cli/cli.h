@@ -4,6 +4,7 @@
 #define MMIOTRAP_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <jansson.h>
 #include "mmiotrap.h"
 
@@ -63,6 +64,9 @@ const char *bus_str(__u8 bus);
 json_t *params_json(const struct mmiotrap_region *r);
 /* [1, 2, 4, 8] of the widths in @widths. */
 json_t *widths_json(__u8 widths);
+
+/* @st in Prometheus's text exposition format (cmd_stats.c). */
+void prom_write(FILE *f, const struct mmiotrap_stats *st);
 
 int do_load(struct cli *cli);
 int do_unload(struct cli *cli);
