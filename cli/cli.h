@@ -76,6 +76,7 @@ int do_region(struct cli *cli);
 int do_events(struct cli *cli);
 int do_stats(struct cli *cli);
 int do_top(struct cli *cli);
+int do_exporter(struct cli *cli);
 int do_policy(struct cli *cli);
 
 #endif /* MMIOTRAP_CLI_H */

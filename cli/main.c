@@ -17,6 +17,7 @@ static const struct cmd objects[] = {
 	{ "events",	do_events,	true },
 	{ "stats",	do_stats,	true },
 	{ "top",	do_top,		true },
+	{ "exporter",	do_exporter,	true },
 	{ "policy",	do_policy,	false },
 	{}
 };
