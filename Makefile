@@ -30,7 +30,7 @@ SONAME		:= libmmiotrap.so.0
 # What make deps installs from Debian when it is missing.
 DEBS := make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config libjansson-dev libyaml-dev bats bats-assert bats-support bats-file \
-	jq python3 util-linux procps strace qemu-system-x86
+	jq python3 util-linux procps strace qemu-system-x86 libmicrohttpd-dev prometheus tmux curl
 
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=... replaces them); what
 # the build needs is in ALL_CFLAGS, which a command line cannot drop.
@@ -40,7 +40,7 @@ ALL_CFLAGS	:= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT) -MMD -MP $(
 ALL_LDFLAGS	:= $(SAN_FLAGS) $(LDFLAGS)
 BPF_CFLAGS	:= -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(OUTPUT) -MMD -MP
 LIB_LDLIBS	:= -lbpf -lelf -lz -lyaml -lpthread
-CLI_LDLIBS	:= $(LIB_LDLIBS) -ljansson
+CLI_LDLIBS	:= $(LIB_LDLIBS) -ljansson -lmicrohttpd
 
 LIB_SRCS	:= $(wildcard lib/*.c)
 CLI_SRCS	:= $(wildcard cli/*.c)

@@ -4,6 +4,7 @@
 #define MMIOTRAP_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <jansson.h>
 #include "mmiotrap.h"
 
@@ -64,6 +65,9 @@ json_t *params_json(const struct mmiotrap_region *r);
 /* [1, 2, 4, 8] of the widths in @widths. */
 json_t *widths_json(__u8 widths);
 
+/* @st in Prometheus's text exposition format (cmd_stats.c). */
+void prom_write(FILE *f, const struct mmiotrap_stats *st);
+
 int do_load(struct cli *cli);
 int do_unload(struct cli *cli);
 int do_status(struct cli *cli);
@@ -71,6 +75,8 @@ int do_doctor(struct cli *cli);
 int do_region(struct cli *cli);
 int do_events(struct cli *cli);
 int do_stats(struct cli *cli);
+int do_top(struct cli *cli);
+int do_exporter(struct cli *cli);
 int do_policy(struct cli *cli);
 
 #endif /* MMIOTRAP_CLI_H */

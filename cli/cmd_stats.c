@@ -1,17 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* mmiotrap stats: per-region counters and totals. */
+/* mmiotrap stats [--format text|json|prometheus]: per-region counters and totals. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
-
-static void add(struct mmiotrap_counters *sum, const struct mmiotrap_counters *c)
-{
-	sum->matched += c->matched;
-	sum->emitted += c->emitted;
-	sum->dropped += c->dropped;
-	sum->skipped += c->skipped;
-	sum->fast += c->fast;
-}
 
 static json_t *counters_json(const struct mmiotrap_counters *c)
 {
@@ -29,58 +21,182 @@ static void print_counters(const char *label, const struct mmiotrap_counters *c)
 	       (unsigned long long)c->fast, (unsigned long long)(c->matched - c->fast));
 }
 
+static void print_json(const struct cli *cli, const struct mmiotrap_stats *st)
+{
+	const struct mmiotrap_totals *t = mmiotrap_stats_totals(st);
+	const struct mmiotrap_stats_region *r;
+	json_t *regions = json_array(), *obj;
+	int i;
+
+	mmiotrap_stats_for_each(r, st, i) {
+		obj = counters_json(&r->counters);
+		json_object_set_new(obj, "id", json_integer(r->region.id));
+		json_object_set_new(obj, "name", json_string(r->region.name));
+		json_array_append_new(regions, obj);
+	}
+	obj = counters_json(mmiotrap_stats_sum(st));
+	json_object_set_new(obj, "unmatched", json_integer(t->unmatched));
+	json_object_set_new(obj, "stale", json_integer(t->stale));
+	json_object_set_new(obj, "exits", json_integer(t->exits));
+	cli_json(cli, json_pack("{s:o, s:o}", "regions", regions, "totals", obj));
+}
+
+static void print_text(const struct mmiotrap_stats *st)
+{
+	const struct mmiotrap_totals *t = mmiotrap_stats_totals(st);
+	const struct mmiotrap_stats_region *r;
+	char label[64];
+	int i;
+
+	mmiotrap_stats_for_each(r, st, i) {
+		snprintf(label, sizeof(label), "region %u %s", r->region.id,
+			 *r->region.name ? r->region.name : "-");
+		print_counters(label, &r->counters);
+	}
+	print_counters("total", mmiotrap_stats_sum(st));
+	printf("%-24s unmatched %llu  stale %llu  exits %llu\n", "",
+	       (unsigned long long)t->unmatched, (unsigned long long)t->stale,
+	       (unsigned long long)t->exits);
+}
+
+/* A label value of the text exposition format: \, " and newline escaped. */
+static void prom_label(FILE *f, const char *name, const char *val)
+{
+	fprintf(f, "%s=\"", name);
+	for (; *val; val++) {
+		if (*val == '\\' || *val == '"')
+			fprintf(f, "\\%c", *val);
+		else if (*val == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*val, f);
+	}
+	fputc('"', f);
+}
+
+/* {vm="PID",vm_name="NAME",region="NAME or ID" */
+static void prom_region(FILE *f, const char *metric, const struct mmiotrap_stats_region *r)
+{
+	char buf[16];
+
+	fprintf(f, "%s{", metric);
+	snprintf(buf, sizeof(buf), "%u", r->region.vm);
+	prom_label(f, "vm", buf);
+	fputc(',', f);
+	prom_label(f, "vm_name", r->vm_name);
+	fputc(',', f);
+	/* Names start with a letter: an id cannot be taken for one. */
+	snprintf(buf, sizeof(buf), "%u", r->region.id);
+	prom_label(f, "region", *r->region.name ? r->region.name : buf);
+}
+
+static void prom_family(FILE *f, const char *metric, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
+}
+
+/* One counter (or gauge) of every region, read at @offset of the region's stats. */
+static void prom_per_region(FILE *f, const struct mmiotrap_stats *st, const char *metric,
+			    const char *type, const char *help, size_t offset)
+{
+	const struct mmiotrap_stats_region *r;
+	int i;
+
+	prom_family(f, metric, type, help);
+	mmiotrap_stats_for_each(r, st, i) {
+		prom_region(f, metric, r);
+		fprintf(f, "} %llu\n", (unsigned long long)*(const __u64 *)((const char *)r + offset));
+	}
+}
+
+#define REGION_FIELD(field) offsetof(struct mmiotrap_stats_region, field)
+
+void prom_write(FILE *f, const struct mmiotrap_stats *st)
+{
+	const struct mmiotrap_totals *t = mmiotrap_stats_totals(st);
+	const struct mmiotrap_stats_region *r;
+	int i;
+
+	prom_family(f, "mmiotrap_doorbell_writes_total", "counter",
+		    "Doorbell writes to a region by where they completed: in the kernel (an ioeventfd) or by an exit to the VMM.");
+	mmiotrap_stats_for_each(r, st, i) {
+		prom_region(f, "mmiotrap_doorbell_writes_total", r);
+		fprintf(f, ",path=\"kernel\"} %llu\n", (unsigned long long)r->counters.fast);
+		prom_region(f, "mmiotrap_doorbell_writes_total", r);
+		fprintf(f, ",path=\"exit\"} %llu\n", (unsigned long long)r->exits);
+	}
+	prom_per_region(f, st, "mmiotrap_doorbell_lost_total", "counter",
+			"Doorbell writes whose records the ring had no room for.",
+			REGION_FIELD(counters.dropped));
+	prom_per_region(f, st, "mmiotrap_doorbell_records_total", "counter",
+			"Records of doorbell writes committed to the ring.",
+			REGION_FIELD(counters.emitted));
+	prom_per_region(f, st, "mmiotrap_doorbell_skipped_total", "counter",
+			"Writes inside a region at a width it does not accept.",
+			REGION_FIELD(counters.skipped));
+	prom_per_region(f, st, "mmiotrap_doorbell_last_value", "gauge",
+			"The newest value written to the region's doorbells (exact below 2^53).",
+			REGION_FIELD(value));
+	/*
+	 * Per decoded queue series and the doorbell-to-interrupt latency
+	 * histogram go here once the trap keeps them.
+	 */
+	prom_family(f, "mmiotrap_unmatched_writes_total", "counter",
+		    "MMIO and port writes in no region.");
+	fprintf(f, "mmiotrap_unmatched_writes_total %llu\n", (unsigned long long)t->unmatched);
+	prom_family(f, "mmiotrap_stale_writes_total", "counter",
+		    "Writes by a process reusing the pid of a region's exited VMM.");
+	fprintf(f, "mmiotrap_stale_writes_total %llu\n", (unsigned long long)t->stale);
+	prom_family(f, "mmiotrap_vmm_exits_total", "counter",
+		    "Exits to userspace of VMMs that have regions.");
+	fprintf(f, "mmiotrap_vmm_exits_total %llu\n", (unsigned long long)t->exits);
+	prom_family(f, "mmiotrap_regions", "gauge", "Regions registered.");
+	fprintf(f, "mmiotrap_regions %d\n", mmiotrap_stats_regions(st));
+}
+
+enum stats_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
+
+static int parse_stats(struct cli *cli, enum stats_format *format)
+{
+	const char *word, *val;
+
+	*format = cli->json ? FORMAT_JSON : FORMAT_TEXT;
+	while ((word = cli_next(cli))) {
+		if (!cli_is(word, "--format"))
+			return cli_error(cli, "unexpected argument '%s'", word);
+		val = cli_next(cli);
+		if (cli_is(val, "text"))
+			*format = FORMAT_TEXT;
+		else if (cli_is(val, "json"))
+			*format = FORMAT_JSON;
+		else if (cli_is(val, "prometheus"))
+			*format = FORMAT_PROMETHEUS;
+		else
+			return cli_error(cli, "bad --format '%s': text, json or prometheus",
+					 val ? val : "");
+	}
+	return 0;
+}
+
 int do_stats(struct cli *cli)
 {
-	struct mmiotrap_counters c, sum = {};
-	json_t *regions = json_array(), *obj;
-	struct mmiotrap_totals t = {};
-	struct mmiotrap_region r;
+	struct mmiotrap_stats *st;
+	enum stats_format format;
 	struct mmiotrap *mt;
-	char label[64];
-	__u32 id = 0;
-	int err = 0;
+	int err;
 
-	if (cli->argc) {
-		json_decref(regions);
-		return cli_error(cli, "unexpected argument '%s'", cli_next(cli));
-	}
-	if (cli_open(cli, &mt)) {
-		json_decref(regions);
+	if (parse_stats(cli, &format) || cli_open(cli, &mt))
 		return 1;
-	}
-	mmiotrap_for_each_region(&r, mt, err) {
-		id = r.id;
-		err = mmiotrap_region_counters(mt, id, &c);
-		if (err)
-			break;
-		add(&sum, &c);
-		if (cli->json) {
-			obj = counters_json(&c);
-			json_object_set_new(obj, "id", json_integer(id));
-			json_object_set_new(obj, "name", json_string(r.name));
-			json_array_append_new(regions, obj);
-		} else {
-			snprintf(label, sizeof(label), "region %u %s", id, *r.name ? r.name : "-");
-			print_counters(label, &c);
-		}
-	}
-	if (!err)
-		err = mmiotrap_totals(mt, &t);
-	if (err) {
-		cli_error(cli, "cannot read counters: %s", strerror(-err));
-	} else if (cli->json) {
-		obj = counters_json(&sum);
-		json_object_set_new(obj, "unmatched", json_integer(t.unmatched));
-		json_object_set_new(obj, "stale", json_integer(t.stale));
-		json_object_set_new(obj, "exits", json_integer(t.exits));
-		cli_json(cli, json_pack("{s:O, s:o}", "regions", regions, "totals", obj));
-	} else {
-		print_counters("total", &sum);
-		printf("%-24s unmatched %llu  stale %llu  exits %llu\n", "",
-		       (unsigned long long)t.unmatched, (unsigned long long)t.stale,
-		       (unsigned long long)t.exits);
-	}
-	json_decref(regions);
+	err = mmiotrap_stats_read(mt, &st);
 	mmiotrap_close(mt);
-	return !!err;
+	if (err)
+		return cli_error(cli, "cannot read counters: %s", strerror(-err));
+	if (format == FORMAT_JSON)
+		print_json(cli, st);
+	else if (format == FORMAT_PROMETHEUS)
+		prom_write(stdout, st);
+	else
+		print_text(st);
+	mmiotrap_stats_free(st);
+	return 0;
 }

@@ -16,6 +16,8 @@ static const struct cmd objects[] = {
 	{ "region",	do_region,	false },
 	{ "events",	do_events,	true },
 	{ "stats",	do_stats,	true },
+	{ "top",	do_top,		true },
+	{ "exporter",	do_exporter,	true },
 	{ "policy",	do_policy,	false },
 	{}
 };

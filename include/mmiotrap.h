@@ -317,6 +317,57 @@ int mmiotrap_region_counters(struct mmiotrap *mt, __u32 id, struct mmiotrap_coun
 int mmiotrap_totals(struct mmiotrap *mt, struct mmiotrap_totals *t);
 
 /*
+ * Stats: every counter of the instance read at once, for top, the
+ * Prometheus exporter and 'mmiotrap stats'. One snapshot is a few system
+ * calls whatever the number of regions: the regions and the per-CPU
+ * counters in one batch each, the newest values from shared memory, and
+ * each VM's name from /proc once.
+ */
+struct mmiotrap_stats;
+
+/*
+ * One region in a snapshot. The library allocates it, so that fields can
+ * be added at the end; read it through mmiotrap_stats_region().
+ */
+struct mmiotrap_stats_region {
+	struct mmiotrap_region region;	/* id, VM, bus, range, name, decoder */
+	struct mmiotrap_counters counters;
+	/* Of counters.matched, those that exited to the VMM (not fast). */
+	__u64 exits;
+	/* The latest-value slot: the newest value, and writes seen so far. */
+	__u64 value;
+	__u64 seq;
+	/* QEMU's -name of region.vm; "" if it has none or is gone. */
+	char vm_name[64];
+	/*
+	 * Per decoded queue counters and the doorbell-to-interrupt latency
+	 * histogram are to come here once the trap keeps them.
+	 */
+};
+
+/*
+ * Read every region's counters, the totals and the VM names into *@st.
+ * -ESTALE if the instance was unloaded since mmiotrap_open(): a long-lived
+ * reader opens it again.
+ */
+int mmiotrap_stats_read(struct mmiotrap *mt, struct mmiotrap_stats **st);
+void mmiotrap_stats_free(struct mmiotrap_stats *st);
+
+/* When it was read, on the clock of mmiotrap_now_ns(). */
+__u64 mmiotrap_stats_ts_ns(const struct mmiotrap_stats *st);
+
+/* How many regions it holds, and the @i-th in id order (NULL beyond). */
+int mmiotrap_stats_regions(const struct mmiotrap_stats *st);
+const struct mmiotrap_stats_region *mmiotrap_stats_region(const struct mmiotrap_stats *st, int i);
+
+/* The regions' counters summed, and the instance's totals. */
+const struct mmiotrap_counters *mmiotrap_stats_sum(const struct mmiotrap_stats *st);
+const struct mmiotrap_totals *mmiotrap_stats_totals(const struct mmiotrap_stats *st);
+
+#define mmiotrap_stats_for_each(r, st, i)					\
+	for ((i) = 0; ((r) = mmiotrap_stats_region((st), (i))); (i)++)
+
+/*
  * Policies: the regions each VM should have, as a YAML file (docs/policy.md).
  * Reading one needs neither the kernel nor root, and keeps every problem
  * of the file; applying one makes the regions flagged MMIOTRAP_REGION_POLICY
