@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mmiotrap events [--vm PID] [--region NAME|ID] [--count N] [--duration SECONDS]
- *		   [--latency MS] [--owner]
+ *		   [--latency MS] [--ring-size BYTES] [--owner]
  */
 #include <errno.h>
 #include <signal.h>
@@ -85,7 +85,8 @@ static void print_write(struct printer *p, const struct mmiotrap_event *ev,
 		       (unsigned long long)ev->addr, ev->width, (unsigned long long)ev->value,
 		       ev->region, (unsigned long long)ev->seq, fast ? " fast" : "",
 		       ev->flags & MMIOTRAP_EVENT_NO_VALUE ? " no_value" : "",
-		       ev->flags & MMIOTRAP_EVENT_REP_TRUNCATED ? " truncated" : "", text);
+		       ev->flags & MMIOTRAP_EVENT_REP_TRUNCATED ? " truncated" : "",
+		       r ? text : " region_gone");
 		return;
 	}
 	obj = json_pack("{s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:i, s:I, s:b}",
@@ -104,6 +105,9 @@ static void print_write(struct printer *p, const struct mmiotrap_event *ev,
 		json_object_set_new(obj, "no_value", json_true());
 	if (ev->flags & MMIOTRAP_EVENT_REP_TRUNCATED)
 		json_object_set_new(obj, "truncated", json_true());
+	/* Its region was deleted, and maybe its id given to another, since the write. */
+	if (!r)
+		json_object_set_new(obj, "region_gone", json_true());
 	decoded(ev, r, obj, text, sizeof(text));
 	cli_json(p->cli, obj);
 }
@@ -165,6 +169,13 @@ static int parse_events(struct cli *cli, struct events_args *a)
 			if (!n || n > 60000)
 				return cli_error(cli, "bad --latency '%s': milliseconds, 1 to 60000", val);
 			a->sub.latency_ms = n;
+		} else if (cli_is(word, "--ring-size")) {
+			if (cli_u64(cli, word, val, &n))
+				return 1;
+			if (n < 4096 || n > 1U << 30 || n & (n - 1))
+				return cli_error(cli, "bad --ring-size '%s': a power of two from 4096 to 1073741824",
+						 val);
+			a->sub.ring_size = n;
 		} else if (cli_is(word, "--owner")) {
 			/* A flag: the word after it is the next option. */
 			a->sub.owner = true;

@@ -306,6 +306,10 @@ static int drain(struct mmiotrap_sub *sub, int budget)
 		return -ESHUTDOWN;
 	/* Read first: the trap has put its last record in the ring when unload says so. */
 	live = instance_live(sub->mt);
+	/* One load says whether the table moved: then a record may be of a region gone. */
+	err = view_sync(sub);
+	if (err)
+		return err;
 	sub->budget = budget;
 	sub->batch_full = false;
 	err = ring_buffer__consume(sub->ring);

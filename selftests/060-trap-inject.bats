@@ -9,32 +9,10 @@ BASE=0xd0000000
 setup() {
 	load helper
 	load_bpf_trap --attach raw_tp
-	INJ=$BUILD/mmiotrap-inject
 }
 
 teardown() {
 	unload_trap
-}
-
-# inject_start NAME STEP...: an injector waiting for inject_go NAME; its
-# pid in $NAME_pid.
-inject_start() {
-	local name=$1
-	shift
-	mkfifo "$BATS_TEST_TMPDIR/$name.go"
-	"$INJ" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" \
-		2>"$BATS_TEST_TMPDIR/$name.err" 3>&- &
-	printf -v "${name}_pid" %s $!
-	echo $! >>"$BATS_TEST_TMPDIR/children"
-}
-
-# inject_go NAME: release it and wait; its tid is in $NAME_tid.
-inject_go() {
-	local name=$1 pid_var=${1}_pid status=0
-	echo go >"$BATS_TEST_TMPDIR/$name.go"
-	wait "${!pid_var}" || status=$?
-	[ "$status" = 0 ] || fail "mmiotrap-inject $name exited $status: $(cat "$BATS_TEST_TMPDIR/$name.err")"
-	printf -v "${name}_tid" %s "$(jq .vcpu_tid "$BATS_TEST_TMPDIR/$name.out")"
 }
 
 monotonic_ns() {

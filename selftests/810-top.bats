@@ -8,7 +8,6 @@ BASE=0xd0000000
 setup() {
 	load helper
 	load_bpf_trap --attach raw_tp
-	INJ=$BUILD/mmiotrap-inject
 	# A tmux server of this test's own: no other session is touched.
 	TMUX_SOCK=mmiotrap-test-top-$$
 }
@@ -16,24 +15,6 @@ setup() {
 teardown() {
 	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null || true
 	unload_trap
-}
-
-# inject_start NAME STEP...: an injector waiting for inject_go NAME; its pid in $NAME_pid.
-inject_start() {
-	local name=$1
-	shift
-	mkfifo "$BATS_TEST_TMPDIR/$name.go"
-	"$INJ" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" \
-		2>"$BATS_TEST_TMPDIR/$name.err" 3>&- &
-	printf -v "${name}_pid" %s $!
-	echo $! >>"$BATS_TEST_TMPDIR/children"
-}
-
-inject_go() {
-	local name=$1 pid_var=${1}_pid status=0
-	echo go >"$BATS_TEST_TMPDIR/$name.go"
-	wait "${!pid_var}" || status=$?
-	[ "$status" = 0 ] || fail "mmiotrap-inject $name exited $status: $(cat "$BATS_TEST_TMPDIR/$name.err")"
 }
 
 screen() {
@@ -130,7 +111,6 @@ wait_screen() {
 	inject_start inj mmio:$BASE:4:20
 	"$MT" region add --vm "$inj_pid" --mmio $BASE --len 4 --name db >/dev/null
 	events_start "$BATS_TEST_TMPDIR/ev" --count 20 --duration 20
-	sleep 0.3
 	inject_go inj
 	run "$MT" top --once --interval 100
 	assert_success

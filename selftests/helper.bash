@@ -8,6 +8,7 @@ bats_load_library bats-assert
 BUILD=${MMIOTRAP_BUILD:-$BATS_TEST_DIRNAME/../build}
 MT=$BUILD/mmiotrap
 VMM=$BUILD/mmiotrap-testvmm
+INJ=$BUILD/mmiotrap-inject
 SUITE=$(basename "$BATS_TEST_FILENAME" .bats)
 # Every suite pins under its own root, and the environment makes it the default.
 export MMIOTRAP_PIN_ROOT=/sys/fs/bpf/${MMIOTRAP_TEST_PREFIX:-mmiotrap-test}-$SUITE
@@ -95,6 +96,27 @@ vmm_wait() {
 
 vmm_out() {
 	cat "$BATS_TEST_TMPDIR/$1.out"
+}
+
+# inject_start NAME STEP...: an injector waiting for inject_go NAME; its
+# pid in $NAME_pid.
+inject_start() {
+	local name=$1
+	shift
+	mkfifo "$BATS_TEST_TMPDIR/$name.go"
+	"$INJ" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" \
+		2>"$BATS_TEST_TMPDIR/$name.err" 3>&- &
+	printf -v "${name}_pid" %s $!
+	echo $! >>"$BATS_TEST_TMPDIR/children"
+}
+
+# inject_go NAME: release it and wait; its tid is in $NAME_tid.
+inject_go() {
+	local name=$1 pid_var=${1}_pid status=0
+	echo go >"$BATS_TEST_TMPDIR/$name.go"
+	wait "${!pid_var}" || status=$?
+	[ "$status" = 0 ] || fail "mmiotrap-inject $name exited $status: $(cat "$BATS_TEST_TMPDIR/$name.err")"
+	printf -v "${name}_tid" %s "$(jq .vcpu_tid "$BATS_TEST_TMPDIR/$name.out")"
 }
 
 # The live subscribers of the suite's instance.
