@@ -65,6 +65,16 @@ unload_all() {
 	[ ! -e "$MMIOTRAP_PIN_ROOT" ] || fail "pins left at $MMIOTRAP_PIN_ROOT: $(ls -R "$MMIOTRAP_PIN_ROOT")"
 }
 
+# Seconds any one test VMM may run: a hung one fails its test, not the suite.
+VMM_TIMEOUT=${MMIOTRAP_VMM_TIMEOUT:-60}
+
+# watchdog PID: kill PID if it still runs after VMM_TIMEOUT seconds. Not
+# timeout(1) around the VMM: its pid is the VM's, which regions name.
+watchdog() {
+	{ timeout "$VMM_TIMEOUT" tail --pid="$1" -f /dev/null || kill -KILL "$1"; } \
+		>/dev/null 2>&1 3>&- &
+}
+
 # vmm_start NAME STEP...: a test VMM that has made its VM and waits for
 # vmm_go NAME; its pid is in $NAME_pid and its output in $BATS_TEST_TMPDIR/NAME.out.
 vmm_start() {
@@ -75,6 +85,7 @@ vmm_start() {
 	"$VMM" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" 3>&- &
 	printf -v "${name}_pid" %s $!
 	echo $! >>"$BATS_TEST_TMPDIR/children"
+	watchdog $!
 }
 
 # vmm_go NAME: let it run, wait for it, and check it saw every write exit.
@@ -163,8 +174,9 @@ capture() {
 # emulate ARGS...: the test VMM with its example emulator on this suite's
 # trap; its JSON report lands in $report.
 emulate() {
-	run "$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT" "$@"
+	run timeout -s KILL "$VMM_TIMEOUT" "$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT" "$@" 3>&-
 	report=$output
+	[ "$status" != 137 ] || fail "test VMM killed after ${VMM_TIMEOUT}s: $output"
 	[ "$status" = 0 ] || fail "test VMM exited $status: $output"
 }
 
