@@ -10,7 +10,8 @@ MT=$BUILD/mmiotrap
 VMM=$BUILD/mmiotrap-testvmm
 SUITE=$(basename "$BATS_TEST_FILENAME" .bats)
 # Every suite pins under its own root, and the environment makes it the default.
-export MMIOTRAP_PIN_ROOT=/sys/fs/bpf/mmiotrap-test-$SUITE
+# MMIOTRAP_TEST_PIN_ROOT moves them all, for a second run beside this one.
+export MMIOTRAP_PIN_ROOT=${MMIOTRAP_TEST_PIN_ROOT:-/sys/fs/bpf/mmiotrap-test}-$SUITE
 
 # A missing kernel feature skips, but not in CI, where it fails.
 require() {
