@@ -130,6 +130,22 @@ events_wait() {
 	[ "$status" = 0 ] || fail "mmiotrap events exited $status"
 }
 
+monotonic_ns() {
+	python3 -c 'import time; print(time.monotonic_ns())'
+}
+
+# no_foreign_vm PID...: exact counts of writes in no region need that no
+# other KVM VM runs: the trap counts every process's stray writes.
+no_foreign_vm() {
+	local fd pid foreign=
+	while read -r fd; do
+		pid=${fd#/proc/}
+		pid=${pid%%/*}
+		printf '%s\n' "$@" | grep -qx "$pid" || foreign=$fd
+	done < <(find /proc/[0-9]*/fd -maxdepth 1 -lname anon_inode:kvm-vm 2>/dev/null)
+	[ -z "$foreign" ] || require "a KVM VM runs ($foreign): its writes move the unmatched count"
+}
+
 # check_events FILE ARGS...: every event in FILE is one the script made, in order.
 check_events() {
 	python3 "$BATS_TEST_DIRNAME/check_events.py" "$@"
@@ -154,19 +170,23 @@ unload_trap() {
 }
 
 # capture BUS ADDR WIDTH COUNT START STEP: a VMM makes COUNT writes to a
-# fresh region; every one must be an event, in order, seq 0..COUNT-1.
+# fresh region; every one must be an event, in order, seq 0..COUNT-1, from
+# the VMM's vCPU thread (its main thread), stamped inside the run.
 capture() {
-	local bus=$1 addr=$2 width=$3 count=$4 start=$5 step=$6 exits
+	local bus=$1 addr=$2 width=$3 count=$4 start=$5 step=$6 exits t0 t1
 	vmm_start vm "$bus:$addr:$width:$count:$start:$step"
 	"$MT" region add --vm "$vm_pid" --"$bus" "$addr" --len "$width" --name db >/dev/null
 	events_start "$BATS_TEST_TMPDIR/ev" --count "$count" --duration 60
+	t0=$(monotonic_ns)
 	vmm_go vm
+	t1=$(monotonic_ns)
 	events_wait
 	# The trap only watches: the VMM still took every exit itself.
 	exits=$(jq -c "[.exits_$bus, .writes, .mismatches]" "$BATS_TEST_TMPDIR/vm.out")
 	assert_equal "$exits" "[$count,$count,0]"
 	check_events "$BATS_TEST_TMPDIR/ev" --vm "$vm_pid" --region "$("$MT" -j region list | jq '.[0].id')" \
-		--bus "$bus" --addr "$addr" --width "$width" --count "$count" --start "$start" --step "$step"
+		--bus "$bus" --addr "$addr" --width "$width" --count "$count" --start "$start" --step "$step" \
+		--tid "$vm_pid" --after "$t0" --before "$t1"
 	run "$MT" -j stats
 	assert_equal "$(jq -c '.regions[0] | [.matched, .emitted, .dropped, .skipped]' <<<"$output")" \
 		"[$count,$count,0,0]"
