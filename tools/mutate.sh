@@ -50,7 +50,7 @@ edit() {
 
 mut_bus-blind() {
 	edit lib/region.c 's/\.bus = r->bus,/.bus = 0,/' &&
-	edit lib/region.c 's/(\.vm = vm,\n\t\t)\.bus = bus,/$1.bus = 0,/' &&
+	edit lib/region.c 's/(\.vm = vm,\n\t\t)\.bus = bus,/$1.bus = bus \& 0,/' &&
 	edit lib/region.c 's/r->vm == w->vm && r->bus == w->bus &&/r->vm == w->vm \&\&/' &&
 	edit bpf/trap.bpf.c 's/key\.bus = d->bus;/key.bus = 0;/'
 }
