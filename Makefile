@@ -65,7 +65,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo check bench install clean
+.PHONY: all deps demo check bench mutate install clean
 
 all: $(LIBS) $(PROGS)
 
@@ -158,6 +158,10 @@ check: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/bench.sh $(OUTPUT)
+
+# Injected bugs, each in a copy of the tree: do the suites catch them?
+mutate: deps
+	$(Q)tools/mutate.sh
 
 install: all
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))

@@ -27,13 +27,25 @@ teardown() {
 	assert_output --partial "tp 'kvm_userspace_exit'"
 }
 
+# own_links: each link pinned under this suite's root, with its id and
+# program; other suites (and other instances) may load and unload meanwhile.
+own_links() {
+	local pin
+	for pin in "$MMIOTRAP_PIN_ROOT"/links/*; do
+		bpftool -j link show pinned "$pin" |
+			jq -c --arg pin "${pin##*/}" '[$pin, .id, .prog_id]' ||
+			fail "bpftool cannot show the link pinned at $pin"
+	done
+}
+
 @test "a second load says it is loaded and changes nothing" {
 	"$MT" load
-	before=$(bpftool -j link show | jq -c '[.[] | .id]')
+	before=$(own_links)
+	[ "$(wc -l <<<"$before")" = 3 ] || fail "wanted 3 pinned links, got: $before"
 	run "$MT" load
 	assert_success
 	assert_output "already loaded at $MMIOTRAP_PIN_ROOT (attach mode tp_btf); nothing changed"
-	assert_equal "$(bpftool -j link show | jq -c '[.[] | .id]')" "$before"
+	assert_equal "$(own_links)" "$before"
 	run "$MT" -j load
 	assert_output "{\"pin_root\":\"$MMIOTRAP_PIN_ROOT\",\"attach_mode\":\"tp_btf\",\"changed\":false}"
 }

@@ -27,6 +27,11 @@ teardown() {
 	capture mmio $BASE 4 $N 0xfffffff0 0x01010101
 }
 
+@test "$N eight-byte MMIO writes are captured in order, both halves" {
+	# The top half is the complement of the bottom one: both must arrive.
+	capture mmio $BASE 8 $N 0xfffffff0 0x01010101
+}
+
 @test "writes of a width the region does not accept are counted as skipped, not captured" {
 	vmm_start vm mmio:$BASE:2:10:1 mmio:$BASE:4:5:100
 	"$MT" region add --vm "$vm_pid" --mmio $BASE --len 4 --width 4
@@ -41,15 +46,37 @@ teardown() {
 
 @test "writes beside a region are not captured, and count as unmatched" {
 	vmm_start vm mmio:$((BASE - 4)):4:7 mmio:$((BASE + 8)):4:9 mmio:$((BASE + 4)):4:3:42
+	no_foreign_vm "$vm_pid"
 	"$MT" region add --vm "$vm_pid" --mmio $BASE --len 8
-	before=$("$MT" -j stats | jq .totals.unmatched)
+	before=$("$MT" -j stats | jq -c '.totals | [.unmatched, .emitted]')
 	events_start "$BATS_TEST_TMPDIR/ev" --count 3 --duration 60
 	vmm_go vm
 	events_wait
 	check_events "$BATS_TEST_TMPDIR/ev" --vm "$vm_pid" --region 1 --bus mmio \
 		--addr $((BASE + 4)) --width 4 --count 3 --start 42
-	after=$("$MT" -j stats | jq .totals.unmatched)
-	[ $((after - before)) -ge 16 ] || fail "wanted at least 16 more unmatched, got $((after - before))"
+	# Exactly the 16 writes beside it, and the 3 in it.
+	assert_equal "$("$MT" -j stats | jq -c --argjson b "$before" \
+		'.totals | [.unmatched - $b[0], .emitted - $b[1]]')" "[16,3]"
+}
+
+@test "writes straddling a region's start or its end are not its own" {
+	# 0x100 into a page: the straddling writes stay inside one page.
+	local r=$((BASE + 0x100))
+	vmm_start vm mmio:$((r - 2)):4:3:1 mmio:$((r + 6)):4:5:2 mmio:$((r + 7)):2:4:3 \
+		mmio:$((r + 4)):4:2:42 mmio:$((r + 7)):1:1:7
+	no_foreign_vm "$vm_pid"
+	"$MT" region add --vm "$vm_pid" --mmio $r --len 8 --name r >/dev/null
+	before=$("$MT" -j stats | jq .totals.unmatched)
+	events_start "$BATS_TEST_TMPDIR/ev" --count 3 --duration 60
+	vmm_go vm
+	events_wait
+	assert_equal "$(jq -s -c --argjson r $r 'map([.addr - $r, .width, .value, .seq])' \
+		"$BATS_TEST_TMPDIR/ev")" '[[4,4,42,0],[4,4,43,1],[7,1,7,2]]'
+	# Across the start: in no region. Past the end: the region's, skipped.
+	run "$MT" -j stats
+	assert_equal "$(jq -c --argjson b "$before" \
+		'[.totals.unmatched - $b, (.regions[0] | .matched, .emitted, .skipped)]' <<<"$output")" \
+		"[3,3,3,9]"
 }
 
 @test "several regions each count their own seq from 0" {

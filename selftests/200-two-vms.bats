@@ -28,21 +28,30 @@ run_both() {
 	vmm_wait b
 }
 
-@test "each VM's writes land in its own regions only" {
+@test "each VM's writes land in its own regions only, from its own vCPU, in time" {
+	no_foreign_vm "$a_pid" "$b_pid"
+	before=$("$MT" -j stats | jq -c '.totals | [.unmatched, .emitted]')
 	events_start "$BATS_TEST_TMPDIR/ev" --count 700 --duration 60
+	t0=$(monotonic_ns)
 	run_both
+	t1=$(monotonic_ns)
 	events_wait
 	jq -c "select(.vm == $a_pid)" "$BATS_TEST_TMPDIR/ev" >"$BATS_TEST_TMPDIR/a"
 	jq -c "select(.vm == $b_pid and .bus == \"mmio\")" "$BATS_TEST_TMPDIR/ev" >"$BATS_TEST_TMPDIR/b-db"
 	jq -c "select(.vm == $b_pid and .bus == \"pio\")" "$BATS_TEST_TMPDIR/ev" >"$BATS_TEST_TMPDIR/b-io"
-	check_events "$BATS_TEST_TMPDIR/a" --vm "$a_pid" --region 1 --bus mmio --addr $DB --width 4 --count 300
+	# Each VM's vCPU is its main thread; ts_ns goes forward on each.
+	check_events "$BATS_TEST_TMPDIR/a" --vm "$a_pid" --region 1 --bus mmio --addr $DB --width 4 --count 300 \
+		--tid "$a_pid" --after "$t0" --before "$t1"
 	check_events "$BATS_TEST_TMPDIR/b-db" --vm "$b_pid" --region 2 --bus mmio --addr $DB --width 4 \
-		--count 250 --start 5000
+		--count 250 --start 5000 --tid "$b_pid" --after "$t0" --before "$t1"
 	check_events "$BATS_TEST_TMPDIR/b-io" --vm "$b_pid" --region 3 --bus pio --addr $PORT --width 2 \
-		--count 150 --start 9000
-	# A's port writes match no region of A's, though B has one there.
+		--count 150 --start 9000 --tid "$b_pid" --after "$t0" --before "$t1"
+	assert_equal "$(jq -s -c "map(select(.vm == $b_pid) | .ts_ns) | . == sort" "$BATS_TEST_TMPDIR/ev")" true
+	# A's 200 port writes match no region of A's, though B has one there.
 	run "$MT" -j stats
 	assert_equal "$(jq -c '[.regions[].matched]' <<<"$output")" "[300,250,150]"
+	assert_equal "$(jq -c --argjson b "$before" '.totals | [.unmatched - $b[0], .emitted - $b[1]]' \
+		<<<"$output")" "[200,700]"
 }
 
 @test "events --vm shows one VM's events only" {

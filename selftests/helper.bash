@@ -11,7 +11,8 @@ VMM=$BUILD/mmiotrap-testvmm
 INJ=$BUILD/mmiotrap-inject
 SUITE=$(basename "$BATS_TEST_FILENAME" .bats)
 # Every suite pins under its own root, and the environment makes it the default.
-export MMIOTRAP_PIN_ROOT=/sys/fs/bpf/${MMIOTRAP_TEST_PREFIX:-mmiotrap-test}-$SUITE
+# MMIOTRAP_TEST_PIN_ROOT moves them all, for a second run beside this one.
+export MMIOTRAP_PIN_ROOT=${MMIOTRAP_TEST_PIN_ROOT:-/sys/fs/bpf/mmiotrap-test}-$SUITE
 
 # A missing kernel feature skips, but not in CI, where it fails.
 require() {
@@ -66,6 +67,16 @@ unload_all() {
 	[ ! -e "$MMIOTRAP_PIN_ROOT" ] || fail "pins left at $MMIOTRAP_PIN_ROOT: $(ls -R "$MMIOTRAP_PIN_ROOT")"
 }
 
+# Seconds any one test VMM may run: a hung one fails its test, not the suite.
+VMM_TIMEOUT=${MMIOTRAP_VMM_TIMEOUT:-60}
+
+# watchdog PID: kill PID if it still runs after VMM_TIMEOUT seconds. Not
+# timeout(1) around the VMM: its pid is the VM's, which regions name.
+watchdog() {
+	{ timeout "$VMM_TIMEOUT" tail --pid="$1" -f /dev/null || kill -KILL "$1"; } \
+		>/dev/null 2>&1 3>&- &
+}
+
 # vmm_start NAME STEP...: a test VMM that has made its VM and waits for
 # vmm_go NAME; its pid is in $NAME_pid and its output in $BATS_TEST_TMPDIR/NAME.out.
 vmm_start() {
@@ -76,6 +87,7 @@ vmm_start() {
 	"$VMM" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" 3>&- &
 	printf -v "${name}_pid" %s $!
 	echo $! >>"$BATS_TEST_TMPDIR/children"
+	watchdog $!
 }
 
 # vmm_go NAME: let it run, wait for it, and check it saw every write exit.
@@ -153,6 +165,22 @@ events_wait() {
 	[ "$status" = 0 ] || fail "mmiotrap events exited $status"
 }
 
+monotonic_ns() {
+	python3 -c 'import time; print(time.monotonic_ns())'
+}
+
+# no_foreign_vm PID...: exact counts of writes in no region need that no
+# other KVM VM runs: the trap counts every process's stray writes.
+no_foreign_vm() {
+	local fd pid foreign=
+	while read -r fd; do
+		pid=${fd#/proc/}
+		pid=${pid%%/*}
+		printf '%s\n' "$@" | grep -qx "$pid" || foreign=$fd
+	done < <(find /proc/[0-9]*/fd -maxdepth 1 -lname anon_inode:kvm-vm 2>/dev/null)
+	[ -z "$foreign" ] || require "a KVM VM runs ($foreign): its writes move the unmatched count"
+}
+
 # check_events FILE ARGS...: every event in FILE is one the script made, in order.
 check_events() {
 	python3 "$BATS_TEST_DIRNAME/check_events.py" "$@"
@@ -177,19 +205,23 @@ unload_trap() {
 }
 
 # capture BUS ADDR WIDTH COUNT START STEP: a VMM makes COUNT writes to a
-# fresh region; every one must be an event, in order, seq 0..COUNT-1.
+# fresh region; every one must be an event, in order, seq 0..COUNT-1, from
+# the VMM's vCPU thread (its main thread), stamped inside the run.
 capture() {
-	local bus=$1 addr=$2 width=$3 count=$4 start=$5 step=$6 exits
+	local bus=$1 addr=$2 width=$3 count=$4 start=$5 step=$6 exits t0 t1
 	vmm_start vm "$bus:$addr:$width:$count:$start:$step"
 	"$MT" region add --vm "$vm_pid" --"$bus" "$addr" --len "$width" --name db >/dev/null
 	events_start "$BATS_TEST_TMPDIR/ev" --count "$count" --duration 60
+	t0=$(monotonic_ns)
 	vmm_go vm
+	t1=$(monotonic_ns)
 	events_wait
 	# The trap only watches: the VMM still took every exit itself.
 	exits=$(jq -c "[.exits_$bus, .writes, .mismatches]" "$BATS_TEST_TMPDIR/vm.out")
 	assert_equal "$exits" "[$count,$count,0]"
 	check_events "$BATS_TEST_TMPDIR/ev" --vm "$vm_pid" --region "$("$MT" -j region list | jq '.[0].id')" \
-		--bus "$bus" --addr "$addr" --width "$width" --count "$count" --start "$start" --step "$step"
+		--bus "$bus" --addr "$addr" --width "$width" --count "$count" --start "$start" --step "$step" \
+		--tid "$vm_pid" --after "$t0" --before "$t1"
 	run "$MT" -j stats
 	assert_equal "$(jq -c '.regions[0] | [.matched, .emitted, .dropped, .skipped]' <<<"$output")" \
 		"[$count,$count,0,0]"
@@ -198,8 +230,9 @@ capture() {
 # emulate ARGS...: the test VMM with its example emulator on this suite's
 # trap; its JSON report lands in $report.
 emulate() {
-	run "$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT" "$@"
+	run timeout -s KILL "$VMM_TIMEOUT" "$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT" "$@" 3>&-
 	report=$output
+	[ "$status" != 137 ] || fail "test VMM killed after ${VMM_TIMEOUT}s: $output"
 	[ "$status" = 0 ] || fail "test VMM exited $status: $output"
 }
 

@@ -6,7 +6,11 @@
 #   (b) a bare ioeventfd with a thread reading its eventfd (the value is lost)
 #   (c) the mmiotrap fast path, a subscriber receiving every value
 #   (d) mmiotrap capture on the slow path: every write exits and is dispatched
-# Rounds interleave the four so that drift hits each alike; medians are printed.
+# (a) and (b) are stock KVM: they run with the trap unloaded. Every timed run
+# has kernel.bpf_stats_enabled=0, which costs each program two clock reads;
+# the BPF ns per event come from separate runs with it on, over every
+# program of the trap, the exit counter's too. Rounds interleave the
+# configurations so that drift hits each alike; medians are printed.
 set -euo pipefail
 
 build=${1:-build}
@@ -15,6 +19,28 @@ rounds=${BENCH_ROUNDS:-5}
 mt=$build/mmiotrap
 vmm=$build/mmiotrap-testvmm
 export MMIOTRAP_PIN_ROOT=/sys/fs/bpf/mmiotrap-bench
+
+die() {
+	echo "bench: $*" >&2
+	exit 2
+}
+
+# Fail fast, before anything is changed on the host.
+[ "$(id -u)" = 0 ] || die "needs root (it loads the trap and sets kernel.bpf_stats_enabled)"
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	die "needs a usable /dev/kvm: the test VMM starts a VM"
+fi
+if [ ! -x "$vmm" ] || [ ! -x "$mt" ]; then
+	die "no $vmm or $mt: build first (make)"
+fi
+"$mt" unload >/dev/null 2>&1 || true	# a previous bench's, if it crashed
+
+# Another instance's programs run on every exit too: its cost would be in
+# every number, (a) and (b) included.
+others=$(bpftool -j prog show | jq -r '.[] | select(.name // "" |
+	test("^(tp_btf|raw_tp)_(mmio|pio|exit)$|^fentry_io_bus")) | "\(.id) \(.name)"' | paste -sd,)
+[ -z "$others" ] || die "another mmiotrap instance is loaded on this host (programs $others): its trap would run in every measurement; unload it first"
+
 tmp=$(mktemp -d)
 stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 
@@ -29,18 +55,18 @@ median() {
 	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# The trap's own cost: run_time_ns and run_cnt of its programs, summed.
+# The trap's own cost: run_time_ns and run_cnt of all its programs, summed.
 bpf_totals() {
 	local ids
 	ids=$(for l in "$MMIOTRAP_PIN_ROOT"/links/*; do bpftool -j link show pinned "$l" | jq .prog_id; done)
-	bpftool -j prog show | jq --argjson ids "[$(echo $ids | tr ' ' ,)]" \
-		'[.[] | select(.id as $i | $ids | index($i)) | select(.name | test("mmio|pio|io_bus"))]
-		 | [(map(.run_time_ns // 0) | add), (map(.run_cnt // 0) | add)] | @tsv' -r
+	bpftool -j prog show | jq -r --argjson ids "[$(paste -sd, <<<"$ids")]" \
+		'[.[] | select(.id as $i | $ids | index($i))]
+		 | [(map(.run_time_ns // 0) | add), (map(.run_cnt // 0) | add)] | @tsv'
 }
 
-# run CONFIG BUS ADDR WIDTH: one run, its report appended to CONFIG's file.
-run() {
-	local config=$1 bus=$2 addr=$3 width=$4 region=$2:$3:$4 args=() before after
+# vmm_run CONFIG BUS ADDR WIDTH: the test VMM in CONFIG; its report on stdout.
+vmm_run() {
+	local config=$1 bus=$2 addr=$3 width=$4 region=$2:$3:$4 args=()
 	case $config in
 	a) ;;
 	b) args=(--ioeventfd "$region") ;;
@@ -48,11 +74,27 @@ run() {
 	c-busy) args=(--pin-root "$MMIOTRAP_PIN_ROOT" --busy-poll --fast "$region") ;;
 	d) args=(--pin-root "$MMIOTRAP_PIN_ROOT" --slow "$region") ;;
 	esac
+	"$vmm" -j "${args[@]}" "$bus:$addr:$width:$writes:1:1"
+}
+
+# timed CONFIG...: one timed run of each, both buses, stats off.
+timed() {
+	local config
+	for config; do
+		vmm_run "$config" mmio 0xd0000000 4 >>"$tmp/mmio-$config"
+		vmm_run "$config" pio 0x510 2 >>"$tmp/pio-$config"
+	done
+}
+
+# costed CONFIG BUS ADDR WIDTH: a run with stats on; its writes and the
+# trap's BPF time go to CONFIG's .bpf file.
+costed() {
+	local config=$1 bus=$2 before after
 	before=$(bpf_totals)
-	"$vmm" -j "${args[@]}" "$bus:$addr:$width:$writes:1:1" >>"$tmp/$bus-$config"
+	vmm_run "$@" >/dev/null
 	after=$(bpf_totals)
 	paste <(echo "$before") <(echo "$after") |
-		awk '{ print $3 - $1, $4 - $2 }' >>"$tmp/$bus-$config.bpf"
+		awk -v n="$writes" '{ print $3 - $1, n }' >>"$tmp/$bus-$config.bpf"
 }
 
 field() {
@@ -63,6 +105,7 @@ sum() {
 	jq -s "map(.$2) | add" "$tmp/$1"
 }
 
+# BPF ns per write: all the trap's programs' time over the guest's writes.
 bpf_ns() {
 	awk '{ t += $1; n += $2 } END { printf "%d", n ? t / n : 0 }' "$tmp/$1.bpf"
 }
@@ -71,19 +114,28 @@ ratio() {
 	awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'
 }
 
-"$mt" load >/dev/null
-sysctl -qw kernel.bpf_stats_enabled=1
+sysctl -qw kernel.bpf_stats_enabled=0
 echo "mmiotrap bench: $writes writes a run, $rounds rounds, medians"
 echo "machine: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "trap: attach mode $("$mt" -j status | jq -r .attach_mode)"
-for round in $(seq "$rounds"); do
-	for config in a b c c-busy d; do
-		run "$config" mmio 0xd0000000 4
-		run "$config" pio 0x510 2
-	done
+for _ in $(seq "$rounds"); do
+	timed a b
+	"$mt" load >/dev/null
+	timed c c-busy d
+	"$mt" unload >/dev/null
 	printf '.' >&2
 done
 echo >&2
+echo "(a) and (b) without the trap loaded; timed with kernel.bpf_stats_enabled=0"
+
+# The trap's cost, from runs of their own: stats on slows every program.
+"$mt" load >/dev/null
+echo "trap: attach mode $("$mt" -j status | jq -r .attach_mode)"
+sysctl -qw kernel.bpf_stats_enabled=1
+for config in a c c-busy d; do
+	costed "$config" mmio 0xd0000000 4
+	costed "$config" pio 0x510 2
+done
+sysctl -qw kernel.bpf_stats_enabled=0
 
 printf '\n%-5s %10s %10s %10s %10s   %5s %5s %5s\n' bus "(a) exit" "(b) ioefd" "(c) fast" "(d) slow" c/b a/c a/b
 for bus in mmio pio; do
@@ -105,8 +157,9 @@ for bus in mmio pio; do
 	done
 done
 
-printf '\nBPF ns per write in no region (the cost on every other VM): mmio %s, pio %s\n' \
+printf '\nBPF ns per write in no region, the trap loaded (the cost on every other VM): mmio %s, pio %s\n' \
 	"$(bpf_ns mmio-a)" "$(bpf_ns pio-a)"
+echo "BPF ns: every program of the trap (exit counter included), stats on, per guest write"
 
 # A million writes with the subscriber keeping up: nothing may be lost.
 "$vmm" -j --pin-root "$MMIOTRAP_PIN_ROOT" --fast mmio:0xd0000000:4 \

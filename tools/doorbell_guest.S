@@ -5,20 +5,28 @@
  * addressing, so it runs wherever the host copies it; it is linked into
  * the host binary as data between doorbell_guest_start and _end.
  *
- * On entry %eax holds the guest physical address of the script:
+ * On entry %eax holds the guest physical address of the script, and %esp
+ * a stack:
  *
  *	u32 nsteps;			at least 1
+ *	u32 rep_buf;			address of the rep steps' elements
  *	struct step steps[nsteps];	laid out as below, 20 bytes each
  *
  * Each step performs count (at least 1) writes of width bytes to an MMIO
  * address (bus 0) or an I/O port (bus 1), writing start + i * step,
- * truncated to the width. Afterwards the guest halts for good.
+ * truncated to the width; an 8-byte write has the complement of that in
+ * its top half. A rep step is one rep outs of count elements, which the
+ * host put at rep_buf, one rep step after the other. Afterwards the guest
+ * halts for good.
  *
- * Keep in sync with struct script_step in testvmm.c.
+ * Keep in sync with struct script and struct script_step in script.h.
  */
+#define SCRIPT_REP_BUF	4	/* u32: the next rep step's elements */
+#define SCRIPT_STEPS	8
 #define STEP_BUS	0	/* u8: 0 mmio, 1 pio */
-#define STEP_WIDTH	1	/* u8: 1, 2 or 4 */
-#define STEP_ADDR	4	/* u32: address or port; u16 pad before it */
+#define STEP_WIDTH	1	/* u8: 1, 2, 4 or 8 */
+#define STEP_REP	2	/* u8: 1 for one rep outs; u8 pad after it */
+#define STEP_ADDR	4	/* u32: address or port */
 #define STEP_COUNT	8	/* u32 */
 #define STEP_START	12	/* u32 */
 #define STEP_STEP	16	/* u32 */
@@ -31,11 +39,14 @@
 
 /*
  * %ecx steps left, %esi current step; per step: %edx address or port,
- * %eax value, %edi increment, %ebx writes left.
+ * %eax value, %edi increment, %ebx writes left, %ebp width. The script's
+ * address stays on top of the stack.
  */
 doorbell_guest_start:
+	cld
+	pushl	%eax
 	movl	(%eax), %ecx
-	leal	4(%eax), %esi
+	leal	SCRIPT_STEPS(%eax), %esi
 next_step:
 	movl	STEP_ADDR(%esi), %edx
 	movl	STEP_START(%esi), %eax
@@ -50,6 +61,8 @@ next_step:
 	je	mmio16
 	cmpl	$4, %ebp
 	je	mmio32
+	cmpl	$8, %ebp
+	je	mmio64
 	/* A bad width is a host bug: fault, which shuts the VM down. */
 	ud2
 
@@ -72,8 +85,26 @@ mmio32:
 	decl	%ebx
 	jnz	mmio32
 	jmp	step_done
+/*
+ * One 8-byte access needs an 8-byte register: MMX's movq, which KVM's
+ * emulator decodes (0f 7f) as one 8-byte write. The value is built on the
+ * stack: low half the value, high half its complement.
+ */
+mmio64:
+	pushl	%eax
+	notl	(%esp)
+	pushl	%eax
+	movq	(%esp), %mm0
+	addl	$8, %esp
+	movq	%mm0, (%edx)
+	addl	%edi, %eax
+	decl	%ebx
+	jnz	mmio64
+	jmp	step_done
 
 pio:
+	cmpb	$0, STEP_REP(%esi)
+	jne	pio_rep
 	cmpl	$1, %ebp
 	je	pio8
 	cmpl	$2, %ebp
@@ -99,10 +130,42 @@ pio32:
 	addl	%edi, %eax
 	decl	%ebx
 	jnz	pio32
+	jmp	step_done
+
+/* rep outs takes %esi and %ecx: keep ours under the script's address. */
+pio_rep:
+	movl	(%esp), %eax
+	pushl	%ecx
+	pushl	%esi
+	movl	SCRIPT_REP_BUF(%eax), %esi
+	movl	%ebx, %ecx
+	cmpl	$1, %ebp
+	je	outs8
+	cmpl	$2, %ebp
+	je	outs16
+	cmpl	$4, %ebp
+	je	outs32
+	ud2
+outs8:
+	rep outsb
+	jmp	rep_done
+outs16:
+	rep outsw
+	jmp	rep_done
+outs32:
+	rep outsl
+rep_done:
+	/* %esi is past the elements: where the next rep step's begin. */
+	movl	8(%esp), %eax
+	movl	%esi, SCRIPT_REP_BUF(%eax)
+	popl	%esi
+	popl	%ecx
 
 step_done:
 	addl	$STEP_SIZE, %esi
-	loop	next_step
+	/* Not loop: next_step is further than its 8-bit reach. */
+	decl	%ecx
+	jnz	next_step
 
 	/* Script done: each hlt exits to the host (no in-kernel irqchip). */
 1:	hlt

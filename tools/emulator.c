@@ -33,9 +33,10 @@ struct emu {
 	struct kvm_ioeventfd raw[MAX_RAW];
 	int nraw;
 	uint32_t until_step;	/* the release step, or the end */
-	int quit_efd;
+	int quit_efd;		/* wakes the thread: it is done, or must stop */
 	pthread_t thread;
 	bool thread_started;
+	bool stop;		/* atomic: the thread returns at its next wakeup */
 
 	pthread_mutex_t lock;
 	pthread_cond_t done_cv;
@@ -169,9 +170,13 @@ static void *subscriber(void *arg)
 	struct emu *e = arg;
 	int n;
 
-	/* No timeout: a record the wakeups stranded would hang here. */
-	while (!e->done) {
-		n = mmiotrap_sub_poll(e->sub, -1);
+	/*
+	 * No timeout: a record the wakeups stranded would hang here, and the
+	 * quit eventfd wakes it to stop. Busy polling has no wakeup to wait
+	 * for: it looks at the flag between rounds.
+	 */
+	while (!e->done && !__atomic_load_n(&e->stop, __ATOMIC_ACQUIRE)) {
+		n = mmiotrap_sub_poll(e->sub, e->cfg.busy_poll ? 100 : -1);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "emulator: poll: %s\n", strerror(-n));
 			break;
@@ -190,7 +195,8 @@ static void *kick_reader(void *arg)
 	};
 	uint64_t n;
 
-	while (!e->done && poll(fds, 2, -1) >= 0) {
+	while (!e->done && !__atomic_load_n(&e->stop, __ATOMIC_ACQUIRE) &&
+	       poll(fds, 2, -1) >= 0) {
 		if (read(e->raw_efd, &n, sizeof(n)) == sizeof(n)) {
 			e->kicks += n;
 			finish_if_done(e);
@@ -359,16 +365,21 @@ int emu_dispatch(struct emu *e, const struct kvm_run *run)
 	return e->sub ? mmiotrap_sub_dispatch_exit(e->sub, run) : 0;
 }
 
-/* What the latest-value slot of region @i must hold: the last value written there. */
-static bool latest_matches(struct emu *e, int i)
+/*
+ * Does the latest-value slot of region @i hold the last value written
+ * there? 1 or 0, or -errno if it cannot be read: that proves nothing.
+ */
+static int latest_matches(struct emu *e, int i)
 {
 	const struct emu_region *r = &e->cfg.regions[i];
 	struct mmiotrap_slot slot;
 	struct access a, last = {};
 	struct cursor c;
+	int err;
 
-	if (r->kind == EMU_IOEVENTFD || mmiotrap_region_latest(e->mt, e->region_id[i], &slot))
-		return true;
+	err = mmiotrap_region_latest(e->mt, e->region_id[i], &slot);
+	if (err)
+		return err;
 	for (cursor_init(&c, e->script, emu_owns, e); !cursor_done(&c); cursor_advance(&c)) {
 		cursor_expected(&c, &a);
 		if (region_has(r, &a))
@@ -377,19 +388,30 @@ static bool latest_matches(struct emu *e, int i)
 	return slot.value == last.value;
 }
 
-static void read_counters(struct emu *e)
+/* A read that fails fails the run: a default would pass the check. */
+static int read_counters(struct emu *e)
 {
 	struct mmiotrap_counters c;
-	int i;
+	int i, err;
 
 	e->latest_ok = true;
 	for (i = 0; e->mt && i < e->cfg.nregions; i++) {
 		if (e->cfg.regions[i].kind == EMU_IOEVENTFD)
 			continue;
-		if (!mmiotrap_region_counters(e->mt, e->region_id[i], &c))
+		err = mmiotrap_region_counters(e->mt, e->region_id[i], &c);
+		if (!err) {
 			e->dropped += c.dropped;
-		e->latest_ok &= latest_matches(e, i);
+			err = latest_matches(e, i);
+		}
+		if (err < 0) {
+			fprintf(stderr, "emulator: region %u: %s\n", e->region_id[i],
+				strerror(-err));
+			e->latest_ok = false;
+			return err;
+		}
+		e->latest_ok &= err;
 	}
+	return 0;
 }
 
 static int wait_done(struct emu *e, unsigned int timeout_ms)
@@ -416,19 +438,34 @@ static int wait_done(struct emu *e, unsigned int timeout_ms)
 	return 0;
 }
 
-/* The thread is done with its writes: stop it, and read the counters. */
-static int join(struct emu *e)
+/*
+ * Stop the thread with the flag and a wakeup, never by cancelling it: a
+ * cancelled subscriber may hold its lock, and unwatching would deadlock.
+ */
+static int stop_thread(struct emu *e)
 {
 	uint64_t one = 1;
 
 	if (!e->thread_started)
 		return 0;
+	__atomic_store_n(&e->stop, true, __ATOMIC_RELEASE);
 	if (write(e->quit_efd, &one, sizeof(one)) < 0)
 		return -errno;
 	pthread_join(e->thread, NULL);
 	e->thread_started = false;
-	read_counters(e);
 	return 0;
+}
+
+/* The thread is done with its writes: stop it, and read the counters. */
+static int join(struct emu *e)
+{
+	int err;
+
+	/* Already joined at the release step: the regions are gone since. */
+	if (!e->thread_started)
+		return 0;
+	err = stop_thread(e);
+	return err ? err : read_counters(e);
 }
 
 static void deregister(struct emu *e)
@@ -502,11 +539,9 @@ void emu_stop(struct emu *e)
 {
 	if (!e)
 		return;
-	if (e->thread_started) {
-		/* Still waiting, in poll, for writes that never came. */
-		pthread_cancel(e->thread);
-		pthread_join(e->thread, NULL);
-	}
+	/* Still waiting, in poll, for writes that never came: it wakes to stop. */
+	if (stop_thread(e))
+		perror("emulator: stop");
 	deregister(e);
 	mmiotrap_sub_free(e->sub);
 	mmiotrap_close(e->mt);

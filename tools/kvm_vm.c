@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Tiny KVM VMM library: one VM, one RAM memslot, one vCPU in flat 32-bit
+ * Tiny KVM VMM library: one VM, RAM around an MMIO hole, one vCPU in flat 32-bit
  * protected mode. See kvm_vm.h.
  */
 #include <errno.h>
@@ -20,24 +20,43 @@ static int fail(struct kvm_vm *vm, const char *op)
 	return -errno;
 }
 
-static int setup_ram(struct kvm_vm *vm)
+/* Map [gpa, end) of guest RAM as memslot @slot. */
+static int add_slot(struct kvm_vm *vm, uint32_t slot, uint32_t gpa, uint32_t end)
 {
 	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = KVM_VM_RAM_SIZE,
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = end - gpa,
+		.userspace_addr = (uintptr_t)vm->ram + gpa,
 	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return fail(vm, "KVM_SET_USER_MEMORY_REGION");
+	return 0;
+}
+
+static int setup_ram(struct kvm_vm *vm)
+{
 	void *ram;
+	int ret;
 
 	ram = mmap(NULL, KVM_VM_RAM_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ram == MAP_FAILED)
 		return fail(vm, "mmap guest RAM");
 	vm->ram = ram;
-	region.userspace_addr = (uintptr_t)ram;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return fail(vm, "KVM_SET_USER_MEMORY_REGION");
-	return 0;
+	ret = add_slot(vm, 0, 0, KVM_VM_HOLE_START);
+	if (!ret)
+		ret = add_slot(vm, 1, KVM_VM_HOLE_END, KVM_VM_RAM_SIZE);
+	return ret;
+}
+
+bool kvm_vm_is_ram(uint64_t gpa, uint64_t len)
+{
+	uint64_t end = gpa + len;
+
+	return gpa < KVM_VM_RAM_SIZE &&
+	       !(gpa >= KVM_VM_HOLE_START && end <= KVM_VM_HOLE_END);
 }
 
 static int setup_vcpu(struct kvm_vm *vm)
@@ -147,7 +166,8 @@ void kvm_vm_destroy(struct kvm_vm *vm)
 /* Copy @len bytes to guest physical @gpa, which must lie within RAM. */
 int kvm_vm_write(struct kvm_vm *vm, uint32_t gpa, const void *src, size_t len)
 {
-	if (gpa > KVM_VM_RAM_SIZE || len > KVM_VM_RAM_SIZE - gpa) {
+	if (gpa > KVM_VM_RAM_SIZE || len > KVM_VM_RAM_SIZE - gpa ||
+	    (gpa < KVM_VM_HOLE_END && gpa + len > KVM_VM_HOLE_START)) {
 		vm->err_op = "guest RAM write";
 		return -EFAULT;
 	}

@@ -1,19 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Tiny KVM VMM library in the spirit of tools/testing/selftests/kvm:
- * one VM, one RAM memslot at guest physical 0, one vCPU in flat 32-bit
+ * one VM, RAM at guest physical 0 (two memslots around a hole), one vCPU in flat 32-bit
  * protected mode. Every function returns 0 or -errno and records in
  * vm->err_op what failed, so that the caller can print the error.
  */
 #ifndef MMIOTRAP_KVM_VM_H
 #define MMIOTRAP_KVM_VM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/kvm.h>
 
-/* Guest RAM spans [0, KVM_VM_RAM_SIZE); everything above it is MMIO. */
+/*
+ * Guest RAM spans [0, KVM_VM_RAM_SIZE) but for a hole; the hole and all
+ * above RAM is MMIO. The hole's addresses are port numbers too, so that an
+ * MMIO and a PIO doorbell can share one number.
+ */
 #define KVM_VM_RAM_SIZE		(1U << 20)
+#define KVM_VM_HOLE_START	0xc000U
+#define KVM_VM_HOLE_END		0x10000U
 
 struct kvm_vm {
 	int kvm_fd;		/* /dev/kvm */
@@ -24,6 +31,9 @@ struct kvm_vm {
 	void *ram;		/* host mapping of guest physical 0 */
 	const char *err_op;	/* operation that failed last */
 };
+
+/* Does [gpa, gpa + len) touch guest RAM? */
+bool kvm_vm_is_ram(uint64_t gpa, uint64_t len);
 
 int kvm_vm_create(struct kvm_vm *vm);
 void kvm_vm_destroy(struct kvm_vm *vm);

@@ -20,6 +20,7 @@ void cursor_expected(const struct cursor *c, struct access *a)
 	const struct script_step *s = &c->script->steps[c->step];
 	/* 32-bit arithmetic wraps just like the guest's. */
 	uint32_t value = s->start + c->i * s->step;
+	uint64_t wide = (uint64_t)(uint32_t)~value << 32 | value;
 
 	*a = (struct access){
 		.bus = s->bus,
@@ -27,7 +28,7 @@ void cursor_expected(const struct cursor *c, struct access *a)
 		.addr = s->addr,
 		.width = s->width,
 		.count = 1,
-		.value = value & (uint32_t)((1ULL << (8 * s->width)) - 1),
+		.value = s->width == 8 ? wide : value & (uint32_t)((1ULL << (8 * s->width)) - 1),
 	};
 }
 

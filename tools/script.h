@@ -18,11 +18,18 @@
 
 enum bus { BUS_MMIO, BUS_PIO };
 
-/* The layout is shared with the guest. */
+/*
+ * The layout is shared with the guest. A rep step is one rep outs of count
+ * elements, read from the script's rep buffer; any other step is count
+ * single writes. Either way write i has the value start + i * step (32-bit
+ * arithmetic); an 8-byte MMIO write carries its complement in the top half,
+ * so that each half is seen.
+ */
 struct script_step {
 	uint8_t bus;
-	uint8_t width;
-	uint16_t pad;
+	uint8_t width;		/* 1, 2, 4; 8 for MMIO */
+	uint8_t rep;		/* PIO only */
+	uint8_t pad;
 	uint32_t addr;
 	uint32_t count;
 	uint32_t start;
@@ -32,6 +39,7 @@ _Static_assert(sizeof(struct script_step) == 20, "see doorbell_guest.S");
 
 struct script {
 	uint32_t nsteps;
+	uint32_t rep_buf;	/* guest physical: the rep steps' elements, in order */
 	struct script_step steps[MAX_STEPS];
 };
 

@@ -26,13 +26,16 @@
 #define PROG		"mmiotrap-testvmm"
 #define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] [--fast|--slow|--ioeventfd REGION]... [--adopt] [--busy-poll] [--delay-us USEC] STEP..."
 #define STEP_SYNTAX	"mmio:ADDR:WIDTH:COUNT[:START[:STEP]]"	\
-			" or pio:PORT:WIDTH:COUNT[:START[:STEP]]"
+			", pio:PORT:WIDTH:COUNT[:START[:STEP]]"	\
+			" or outs:PORT:WIDTH:COUNT[:START[:STEP]]"
 #define PAGE_SIZE	4096U
 #define DESC_SIZE	128
 
-/* Guest physical layout. The guest uses no stack but gets a valid one. */
+/* Guest physical layout: code below the MMIO hole, the rest above it. */
 #define GUEST_CODE_GPA	0x1000
-#define SCRIPT_GPA	0x10000
+#define SCRIPT_GPA	KVM_VM_HOLE_END
+#define REP_BUF_GPA	0x20000
+#define REP_BUF_END	0xf0000
 #define GUEST_STACK_TOP	KVM_VM_RAM_SIZE
 
 extern const uint8_t doorbell_guest_start[], doorbell_guest_end[];
@@ -98,8 +101,10 @@ static bool check_fields(enum bus bus, const struct fields *f)
 	uint32_t addr = f->val[F_ADDR];
 	uint32_t width = f->val[F_WIDTH];
 
-	if (width != 1 && width != 2 && width != 4)
+	if (bus == BUS_PIO && width != 1 && width != 2 && width != 4)
 		return bad_value(f, F_WIDTH, "width", " (want 1, 2 or 4)");
+	if (width != 1 && width != 2 && width != 4 && width != 8)
+		return bad_value(f, F_WIDTH, "width", " (want 1, 2, 4 or 8)");
 	if (f->val[F_COUNT] == 0)
 		return bad_value(f, F_COUNT, "count", " (want at least 1)");
 	if (bus == BUS_PIO) {
@@ -108,7 +113,7 @@ static bool check_fields(enum bus bus, const struct fields *f)
 					 " (want at most 0xffff)");
 		return true;
 	}
-	if (addr < KVM_VM_RAM_SIZE)
+	if (kvm_vm_is_ram(addr, width))
 		return bad_value(f, F_ADDR, "address", " (inside guest RAM)");
 	/* KVM splits such an access in two exits; this also stops wrapping. */
 	if ((addr & (PAGE_SIZE - 1)) + width > PAGE_SIZE)
@@ -117,7 +122,7 @@ static bool check_fields(enum bus bus, const struct fields *f)
 	return true;
 }
 
-/* Parse "BUS:ADDR:WIDTH:COUNT[:START[:STEP]]". */
+/* Parse "BUS:ADDR:WIDTH:COUNT[:START[:STEP]]"; outs is a rep step on pio. */
 static bool parse_step(const char *arg, struct script_step *s)
 {
 	static const char *const names[NR_FIELDS] = {
@@ -126,15 +131,16 @@ static bool parse_step(const char *arg, struct script_step *s)
 	struct fields f = { .arg = arg, .val = { [F_STEP] = 1 } };
 	const char *p = arg;
 	size_t n = strcspn(p, ":");
+	bool rep = n == 4 && !strncmp(p, "outs", 4);
 	enum bus bus;
 	int i;
 
 	if (n == 4 && !strncmp(p, "mmio", 4))
 		bus = BUS_MMIO;
-	else if (n == 3 && !strncmp(p, "pio", 3))
+	else if ((n == 3 && !strncmp(p, "pio", 3)) || rep)
 		bus = BUS_PIO;
 	else
-		return bad_field("bus", p, n, arg, " (want mmio or pio)");
+		return bad_field("bus", p, n, arg, " (want mmio, pio or outs)");
 
 	for (i = 0; p[n] == ':' && i < NR_FIELDS; i++) {
 		p += n + 1;
@@ -155,6 +161,7 @@ static bool parse_step(const char *arg, struct script_step *s)
 	*s = (struct script_step){
 		.bus = bus,
 		.width = f.val[F_WIDTH],
+		.rep = rep,
 		.addr = f.val[F_ADDR],
 		.count = f.val[F_COUNT],
 		.start = f.val[F_START],
@@ -228,6 +235,22 @@ static bool parse_pause(const char *arg, struct script_step *s)
 	return true;
 }
 
+/* The rep steps' elements all fit in the guest's rep buffer. */
+static void check_rep_room(const struct script *script)
+{
+	uint64_t bytes = 0;
+	uint32_t i;
+
+	for (i = 0; i < script->nsteps; i++)
+		if (script->steps[i].rep)
+			bytes += (uint64_t)script->steps[i].count * script->steps[i].width;
+	if (bytes > REP_BUF_END - REP_BUF_GPA) {
+		fprintf(stderr, PROG ": outs steps of %" PRIu64 " bytes in all"
+			" (at most %u)\n", bytes, REP_BUF_END - REP_BUF_GPA);
+		exit(2);
+	}
+}
+
 struct options {
 	bool json;
 	const char *go;
@@ -287,18 +310,44 @@ static void parse_args(int argc, char **argv, struct script *script, struct opti
 		fprintf(stderr, PROG ": no STEP given (usage: " USAGE ")\n");
 		exit(2);
 	}
+	check_rep_room(script);
 }
 
-static int setup_vm(struct kvm_vm *vm, const struct script *script)
+/* Lay out the elements of every rep step, in order, at the rep buffer. */
+static int fill_rep_buf(struct kvm_vm *vm, const struct script *script)
+{
+	uint32_t gpa = script->rep_buf, i;
+	struct cursor c = { .script = script };
+	struct access a;
+	int ret = 0;
+
+	for (i = 0; i < script->nsteps && !ret; i++) {
+		if (!script->steps[i].rep)
+			continue;
+		c.step = i;
+		for (c.i = 0; c.i < script->steps[i].count && !ret; c.i++) {
+			cursor_expected(&c, &a);
+			/* x86 is little-endian, like the host: the low bytes go first. */
+			ret = kvm_vm_write(vm, gpa, &a.value, a.width);
+			gpa += a.width;
+		}
+	}
+	return ret;
+}
+
+static int setup_vm(struct kvm_vm *vm, struct script *script)
 {
 	int ret;
 
+	script->rep_buf = REP_BUF_GPA;
 	ret = kvm_vm_create(vm);
 	if (!ret)
 		ret = kvm_vm_write(vm, GUEST_CODE_GPA, doorbell_guest_start,
 				   doorbell_guest_end - doorbell_guest_start);
 	if (!ret)
 		ret = kvm_vm_write(vm, SCRIPT_GPA, script, sizeof(*script));
+	if (!ret)
+		ret = fill_rep_buf(vm, script);
 	if (!ret)
 		ret = kvm_vcpu_set_entry(vm, GUEST_CODE_GPA, GUEST_STACK_TOP,
 					 SCRIPT_GPA);

@@ -27,6 +27,12 @@ Standard library only.  Subcommands:
       or, without -msg timestamp=on,
         pci_nvme_mmio_doorbell_sq sqid 0 new_tail 1
 
+  parse-writes FILE [--skip-lines N]
+      The controller's register writes (below the doorbells, offset 0x1000)
+      from pci_nvme_mmio_write lines, as JSON Lines
+      {"offset":O,"value":V,"width":W}, in file order.  The lines look like
+        24211@1795316052.193895:pci_nvme_mmio_write addr 0x14 data 0x460001 size 4
+
 FILE may be "-" for standard input.
 """
 
@@ -187,13 +193,40 @@ TRACE_RE = re.compile(
     r"(?:sqid|cqid) (?P<queue>\d+) (?:new_tail|new_head) (?P<value>\d+)\s*$")
 
 
-def parse_trace(lines, skip_lines=0):
+#   pci_nvme_mmio_write(uint64_t addr, uint64_t data, unsigned size)
+#       "addr 0x%"PRIx64" data 0x%"PRIx64" size %d"
+WRITE_RE = re.compile(
+    r"^(?:\d+@\d+\.\d+:)?pci_nvme_mmio_write "
+    r"addr 0x(?P<addr>[0-9a-f]+) data 0x(?P<data>[0-9a-f]+) size (?P<size>\d+)\s*$")
+
+
+def whole_lines(lines, skip_lines):
     for n, line in enumerate(lines):
         if n < skip_lines:
             continue
         if not line.endswith("\n"):
             # QEMU may be half-way through writing it: not a whole record.
             break
+        yield line
+
+
+def parse_writes(lines, skip_lines=0):
+    for line in whole_lines(lines, skip_lines):
+        m = WRITE_RE.match(line)
+        if m and int(m["addr"], 16) < DOORBELL_BASE:
+            yield {"offset": int(m["addr"], 16), "value": int(m["data"], 16),
+                   "width": int(m["size"])}
+
+
+def cmd_parse_writes(args):
+    with _open(args.file) as f:
+        for rec in parse_writes(f, args.skip_lines):
+            print(json.dumps(rec))
+    return 0
+
+
+def parse_trace(lines, skip_lines=0):
+    for line in whole_lines(lines, skip_lines):
         m = TRACE_RE.match(line)
         if not m:
             continue
@@ -231,6 +264,12 @@ def main(argv=None):
     p.add_argument("--skip-lines", type=int, default=0,
                    help="ignore the first N lines (an earlier boot's)")
     p.set_defaults(func=cmd_parse_trace)
+
+    p = sub.add_parser("parse-writes", help="QEMU register write trace to JSON Lines")
+    p.add_argument("file")
+    p.add_argument("--skip-lines", type=int, default=0,
+                   help="ignore the first N lines (an earlier boot's)")
+    p.set_defaults(func=cmd_parse_writes)
 
     args = ap.parse_args(argv)
     try:

@@ -13,6 +13,7 @@
 #   qemu_nvme_bar0 NAME [SECS]     "ADDR SIZE" of the NVMe BAR0, from query-pci
 #   qemu_nvme_dstrd NAME           CAP.DSTRD read from the live controller
 #   qemu_doorbells NAME [--skip-lines N]  QEMU's own doorbell trace as JSON Lines
+#   qemu_reg_writes NAME [--skip-lines N]  its register writes (pci_nvme_mmio_write)
 #   qemu_trace_mark NAME           the trace's line count (for --skip-lines)
 #   qemu_reset NAME                QMP system_reset: the firmware runs again
 #   qemu_qmp NAME COMMAND [ARGS-JSON]
@@ -131,7 +132,8 @@ qemu_start() {
 	mkdir -p "$dir" || return 1
 	rm -f "$dir/qmp.sock" "$dir/nvme.trace" "$dir/debugcon.log"
 	qemu_make_disk "$dir/disk.img" || return 1
-	printf '%s\n' pci_nvme_mmio_doorbell_sq pci_nvme_mmio_doorbell_cq >"$dir/trace-events"
+	printf '%s\n' pci_nvme_mmio_doorbell_sq pci_nvme_mmio_doorbell_cq pci_nvme_mmio_write \
+		>"$dir/trace-events"
 
 	local -a cmd
 	mapfile -t cmd < <(qemu_cmdline "$name" "$dir")
@@ -240,6 +242,15 @@ qemu_doorbells() {
 	dir=$(qemu_dir "$1")
 	shift
 	"$QEMU_PY" "$NVME_TRACE" parse-trace "$dir/nvme.trace" "$@"
+}
+
+# qemu_reg_writes NAME [--skip-lines N]: QEMU's trace of the controller's
+# register writes as JSON Lines {"offset":O,"value":V,"width":W}.
+qemu_reg_writes() {
+	local dir
+	dir=$(qemu_dir "$1")
+	shift
+	"$QEMU_PY" "$NVME_TRACE" parse-writes "$dir/nvme.trace" "$@"
 }
 
 # qemu_stop NAME: quit through QMP; SIGTERM, then SIGKILL if it lingers.
