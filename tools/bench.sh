@@ -6,6 +6,8 @@
 #   (b) a bare ioeventfd with a thread reading its eventfd (the value is lost)
 #   (c) the mmiotrap fast path, a subscriber receiving every value
 #   (d) mmiotrap capture on the slow path: every write exits and is dispatched
+#   (e) (b)'s VMM, untouched, its doorbell followed by 'mmiotrap events' as
+#       an observer (batched wakeups): what watching a VMM costs its guest
 # (a) and (b) are stock KVM: they run with the trap unloaded. Every timed run
 # has kernel.bpf_stats_enabled=0, which costs each program two clock reads;
 # the BPF ns per event come from separate runs with it on, over every
@@ -77,10 +79,40 @@ vmm_run() {
 	"$vmm" -j "${args[@]}" "$bus:$addr:$width:$writes:1:1"
 }
 
+# observed BUS ADDR WIDTH: (e), (b)'s VMM with an observer that must see
+# every value; the VMM's report on stdout.
+observed() {
+	local bus=$1 addr=$2 width=$3 go=$tmp/go vpid epid i
+	mkfifo "$go"
+	"$vmm" -j --go "$go" --ioeventfd "$bus:$addr:$width" "$bus:$addr:$width:$writes:1:1" \
+		>"$tmp/e.out" &
+	vpid=$!
+	"$mt" region add --vm "$vpid" --"$bus" "$addr" --len "$width" >/dev/null
+	"$mt" -j events --vm "$vpid" --count "$writes" --duration 600 >"$tmp/e.ev" &
+	epid=$!
+	for i in $(seq 200); do
+		[ "$("$mt" -j status | jq '.subscribers | length')" = 1 ] && break
+		sleep 0.05
+	done
+	echo go >"$go"
+	wait "$vpid"
+	wait "$epid" || die "(e): the observer exited $?"
+	rm -f "$go"
+	[ "$(grep -c '"value"' "$tmp/e.ev")" = "$writes" ] ||
+		die "(e): the observer got $(grep -c '"value"' "$tmp/e.ev") of $writes values"
+	"$mt" region del 1 >/dev/null
+	cat "$tmp/e.out"
+}
+
 # timed CONFIG...: one timed run of each, both buses, stats off.
 timed() {
 	local config
 	for config; do
+		if [ "$config" = e ]; then
+			observed mmio 0xd0000000 4 >>"$tmp/mmio-e"
+			observed pio 0x510 2 >>"$tmp/pio-e"
+			continue
+		fi
 		vmm_run "$config" mmio 0xd0000000 4 >>"$tmp/mmio-$config"
 		vmm_run "$config" pio 0x510 2 >>"$tmp/pio-$config"
 	done
@@ -120,7 +152,7 @@ echo "machine: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo
 for _ in $(seq "$rounds"); do
 	timed a b
 	"$mt" load >/dev/null
-	timed c c-busy d
+	timed c c-busy d e
 	"$mt" unload >/dev/null
 	printf '.' >&2
 done
@@ -137,14 +169,17 @@ for config in a c c-busy d; do
 done
 sysctl -qw kernel.bpf_stats_enabled=0
 
-printf '\n%-5s %10s %10s %10s %10s   %5s %5s %5s\n' bus "(a) exit" "(b) ioefd" "(c) fast" "(d) slow" c/b a/c a/b
+printf '\n%-5s %10s %10s %10s %10s %10s   %5s %5s %5s %5s %5s\n' bus "(a) exit" "(b) ioefd" \
+	"(c) fast" "(d) slow" "(e) watched" c/b a/c a/b d/a e/b
 for bus in mmio pio; do
 	a=$(field $bus-a ns_per_write)
 	b=$(field $bus-b ns_per_write)
 	c=$(field $bus-c ns_per_write)
 	d=$(field $bus-d ns_per_write)
-	printf '%-5s %7s ns %7s ns %7s ns %7s ns   %5s %5s %5s\n' $bus "$a" "$b" "$c" "$d" \
-		"$(ratio "$c" "$b")" "$(ratio "$a" "$c")" "$(ratio "$a" "$b")"
+	e=$(field $bus-e ns_per_write)
+	printf '%-5s %7s ns %7s ns %7s ns %7s ns %8s ns   %5s %5s %5s %5s %5s\n' $bus "$a" "$b" "$c" \
+		"$d" "$e" "$(ratio "$c" "$b")" "$(ratio "$a" "$c")" "$(ratio "$a" "$b")" \
+		"$(ratio "$d" "$a")" "$(ratio "$e" "$b")"
 done
 
 printf '\n%-5s %-10s %10s %8s %14s %14s %12s\n' bus path delivered lost "latency p50" "latency p99" "BPF ns/event"
