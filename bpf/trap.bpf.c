@@ -27,9 +27,11 @@ const volatile bool pio_has_data = true;
 const volatile __u64 ns_per_tick = 10000000;
 
 /* The loader sizes the maps indexed by region id and the rest (struct mmiotrap_opts). */
+/* mmap'ed by the library too: reading the table costs no system call. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MMIOTRAP_DEFAULT_REGIONS + 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct mmiotrap_region);
 } regions SEC(".maps");
@@ -67,6 +69,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MMIOTRAP_DEFAULT_REGIONS + 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct mmiotrap_route);
 } routes SEC(".maps");

@@ -23,24 +23,45 @@ static int bpffs_error(const struct cli *cli, int err)
 			 root, strerror(-err));
 }
 
-/* load [--attach fentry|tp_btf|raw_tp] */
+static int parse_size(struct cli *cli, const char *word, const char *val, __u32 max, __u32 *size)
+{
+	__u64 n;
+
+	if (cli_u64(cli, word, val, &n))
+		return 1;
+	if (!n || n > max)
+		return cli_error(cli, "bad %s '%s': 1 to %u", word, val, max);
+	*size = n;
+	return 0;
+}
+
+/* load [--attach fentry|tp_btf|raw_tp] [--max-regions N] [--max-vms N] [--index-entries N] */
 static int parse_load(struct cli *cli)
 {
-	const char *word = cli_next(cli), *val;
-	int mode;
+	const char *word, *val;
+	int mode, err = 0;
 
-	if (!word)
-		return 0;
-	if (!cli_is(word, "--attach"))
-		return cli_error(cli, "unexpected argument '%s'", word);
-	val = cli_next(cli);
-	for (mode = MMIOTRAP_ATTACH_NONE + 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
-		if (val && !strcmp(val, mmiotrap_attach_mode_str(mode)))
-			break;
-	if (mode == MMIOTRAP_ATTACH_MAX)
-		return cli_error(cli, "bad --attach '%s': fentry, tp_btf or raw_tp", val ? val : "");
-	cli->opts.attach = mode;
-	return no_args(cli);
+	while (!err && (word = cli_next(cli))) {
+		val = cli_next(cli);
+		if (cli_is(word, "--max-regions")) {
+			err = parse_size(cli, word, val, (1U << 24) - 1, &cli->opts.max_regions);
+		} else if (cli_is(word, "--max-vms")) {
+			err = parse_size(cli, word, val, 1U << 24, &cli->opts.max_vms);
+		} else if (cli_is(word, "--index-entries")) {
+			err = parse_size(cli, word, val, 1U << 26, &cli->opts.index_entries);
+		} else if (cli_is(word, "--attach")) {
+			for (mode = MMIOTRAP_ATTACH_NONE + 1; mode < MMIOTRAP_ATTACH_MAX; mode++)
+				if (val && !strcmp(val, mmiotrap_attach_mode_str(mode)))
+					break;
+			if (mode == MMIOTRAP_ATTACH_MAX)
+				return cli_error(cli, "bad --attach '%s': fentry, tp_btf or raw_tp",
+						 val ? val : "");
+			cli->opts.attach = mode;
+		} else {
+			return cli_error(cli, "unexpected argument '%s'", word);
+		}
+	}
+	return err;
 }
 
 int do_load(struct cli *cli)
@@ -86,14 +107,21 @@ int do_load(struct cli *cli)
 	return ret;
 }
 
+/* unload [--force] */
 int do_unload(struct cli *cli)
 {
-	const char *root = cli->opts.pin_root;
+	const char *root = cli->opts.pin_root, *word = cli_next(cli);
 	int err;
 
+	if (word && cli_is(word, "--force"))
+		cli->opts.force = true;
+	else if (word)
+		return cli_error(cli, "unexpected argument '%s'", word);
 	if (no_args(cli))
 		return 1;
 	err = mmiotrap_unload(&cli->opts);
+	if (err == -EBUSY)
+		return cli_lib_error(cli, err, "cannot unload %s", root);
 	if (err == -ENOENT)
 		return cli_error(cli, "not loaded at %s", root);
 	if (err == -ENOTEMPTY)

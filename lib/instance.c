@@ -99,6 +99,24 @@ static int open_maps(struct mmiotrap *mt)
 	return err;
 }
 
+/* A map indexed by region id, whole, in pages. */
+size_t by_id_size(const struct mmiotrap *mt, size_t value_size)
+{
+	size_t page = getpagesize();
+
+	return (mt->nids * value_size + page - 1) & ~(page - 1);
+}
+
+static int map_by_id(struct mmiotrap *mt, enum trap_map m, size_t value_size, const void **at)
+{
+	void *p = mmap(NULL, by_id_size(mt, value_size), PROT_READ, MAP_SHARED, mt->map_fd[m], 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*at = p;
+	return 0;
+}
+
 int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 {
 	char path[PATH_MAX];
@@ -137,14 +155,13 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 		err = mt->ncpus;
 		goto cleanup;
 	}
-	mt->slots_size = (mt->nids * sizeof(struct mmiotrap_slot) + getpagesize() - 1) &
-			 ~((size_t)getpagesize() - 1);
-	mt->slots = mmap(NULL, mt->slots_size, PROT_READ, MAP_SHARED, mt->map_fd[MAP_SLOTS], 0);
-	if (mt->slots == MAP_FAILED) {
-		mt->slots = NULL;
-		err = -errno;
+	err = map_by_id(mt, MAP_SLOTS, sizeof(*mt->slots), (const void **)&mt->slots);
+	if (!err)
+		err = map_by_id(mt, MAP_REGIONS, sizeof(*mt->regions), (const void **)&mt->regions);
+	if (!err)
+		err = map_by_id(mt, MAP_ROUTES, sizeof(*mt->routes), (const void **)&mt->routes);
+	if (err)
 		goto cleanup;
-	}
 	*mtp = mt;
 	return 0;
 
@@ -160,7 +177,11 @@ void mmiotrap_close(struct mmiotrap *mt)
 	if (!mt)
 		return;
 	if (mt->slots)
-		munmap((void *)mt->slots, mt->slots_size);
+		munmap((void *)mt->slots, by_id_size(mt, sizeof(*mt->slots)));
+	if (mt->regions)
+		munmap((void *)mt->regions, by_id_size(mt, sizeof(*mt->regions)));
+	if (mt->routes)
+		munmap((void *)mt->routes, by_id_size(mt, sizeof(*mt->routes)));
 	for (i = 0; i < NR_MAPS; i++)
 		if (mt->map_fd[i] >= 0)
 			close(mt->map_fd[i]);

@@ -14,13 +14,21 @@ struct mmiotrap {
 	int maps_dir_fd;	/* flock: held while regions change, by processes */
 	pthread_mutex_t lock;	/* and by the threads of this one */
 	int map_fd[NR_MAPS];
-	const struct mmiotrap_slot *slots;	/* the slots map, mmap'ed */
-	size_t slots_size;
+	/* Maps indexed by region id, mmap'ed: read without a system call. */
+	const struct mmiotrap_slot *slots;
+	const struct mmiotrap_region *regions;
+	const struct mmiotrap_route *routes;
 	__u32 nids;		/* region ids run from 1 to nids - 1 */
 	__u32 max_vms;
 	__u32 index_entries;
 	int ncpus;
 	enum mmiotrap_attach_mode mode;
+	/* A walk asks whether each region is stale: each VM's answer holds a moment. */
+	struct {
+		__u32 pid;
+		int stale;
+		__u64 at_ns;
+	} stale_memo[64];
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -55,6 +63,7 @@ void regions_unlock(struct mmiotrap *mt);
 
 /* region.c */
 struct mmiotrap_region *table_read(struct mmiotrap *mt);
+size_t by_id_size(const struct mmiotrap *mt, size_t value_size);
 int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want);
 int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r);
 int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast);

@@ -27,6 +27,7 @@ struct plan {
 	struct mmiotrap_region *live;
 	int nlive;
 	int *wanted;		/* live[i]'s region in the file, or -1 */
+	int *by_name;		/* indexes of live, sorted by name */
 	bool *drop;		/* live[i] goes: removed, or changed */
 	bool *dropped;		/* and is gone */
 	__u32 *added;		/* the ids added so far */
@@ -131,13 +132,43 @@ static bool same(const struct plan *pl, const struct mmiotrap_region *r, int i)
 	       mmiotrap_region_stale(pl->mt, r) == 0;
 }
 
-static int live_by_name(const struct plan *pl, const char *name)
+static const struct mmiotrap_region *sort_live;
+
+static int cmp_live_name(const void *a, const void *b)
+{
+	return strncmp(sort_live[*(const int *)a].name, sort_live[*(const int *)b].name,
+		       MMIOTRAP_NAME_LEN);
+}
+
+/* The live regions by name, for one search each: a table may hold thousands. */
+static int index_names(struct plan *pl)
 {
 	int i;
 
+	pl->by_name = calloc(pl->nlive + 1, sizeof(*pl->by_name));
+	if (!pl->by_name)
+		return -ENOMEM;
 	for (i = 0; i < pl->nlive; i++)
-		if (!strncmp(pl->live[i].name, name, MMIOTRAP_NAME_LEN))
-			return i;
+		pl->by_name[i] = i;
+	sort_live = pl->live;
+	qsort(pl->by_name, pl->nlive, sizeof(*pl->by_name), cmp_live_name);
+	return 0;
+}
+
+static int live_by_name(const struct plan *pl, const char *name)
+{
+	int lo = 0, hi = pl->nlive, mid, c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strncmp(pl->live[pl->by_name[mid]].name, name, MMIOTRAP_NAME_LEN);
+		if (!c)
+			return pl->by_name[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 
@@ -184,47 +215,84 @@ static int classify(struct plan *pl)
 	return 0;
 }
 
-/*
- * Region @i against the other regions of the file, whose VMs may turn out
- * to be one process, and against the regions the policy does not own.
- */
-static int check_overlap(const struct plan *pl, int i)
-{
-	const struct policy_region *r = &pl->p->regions[i];
-	struct mmiotrap_region o = desired(pl, i), other;
-	const struct mmiotrap_region *l;
-	int j;
+/* A range of the outcome: a region of the file (file >= 0), or a live one not the policy's. */
+struct span {
+	struct mmiotrap_region r;
+	int file;
+	int live;
+};
 
-	for (j = 0; j < i; j++) {
-		other = desired(pl, j);
-		if (o.vm == other.vm && o.bus == other.bus &&
-		    mmiotrap_overlap(o.addr, o.len, other.addr, other.len))
-			return file_error(pl, -EADDRINUSE, r->addr_line, "addr",
-					  "%s 0x%llx len 0x%llx overlaps region '%s' (line %d): both are of process %u",
-					  bus_name(o.bus), (unsigned long long)o.addr,
-					  (unsigned long long)o.len, other.name,
-					  pl->p->regions[j].line, o.vm);
-	}
-	for (l = pl->live; pl->change[i] != KEEP && l < pl->live + pl->nlive; l++) {
-		/* A stale region of this pid is pruned by the add. */
-		if (l->flags & MMIOTRAP_REGION_POLICY || l->vm != o.vm || l->bus != o.bus ||
-		    !mmiotrap_overlap(o.addr, o.len, l->addr, l->len) ||
-		    mmiotrap_region_stale(pl->mt, l) > 0)
-			continue;
-		return file_error(pl, -EADDRINUSE, r->addr_line, "addr",
-				  "%s 0x%llx len 0x%llx overlaps region %u (%s) of vm %u, which is not the policy's",
-				  bus_name(o.bus), (unsigned long long)o.addr, (unsigned long long)o.len,
-				  l->id, *l->name ? l->name : "-", o.vm);
-	}
-	return 0;
+static int cmp_span(const void *a, const void *b)
+{
+	const struct mmiotrap_region *x = &((const struct span *)a)->r;
+	const struct mmiotrap_region *y = &((const struct span *)b)->r;
+
+	if (x->vm != y->vm)
+		return x->vm < y->vm ? -1 : 1;
+	if (x->bus != y->bus)
+		return x->bus < y->bus ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/* Two regions of the file, or one it adds or changes and a live one not the policy's. */
+static bool matters(const struct plan *pl, const struct span *a, const struct span *b)
+{
+	if (a->file >= 0 && b->file >= 0)
+		return true;
+	if (a->file < 0 && b->file < 0)
+		return false;
+	return pl->change[(a->file >= 0 ? a : b)->file] != KEEP;
+}
+
+/* Say that @a and @b overlap, at the later region of the file. */
+static int overlap_error(const struct plan *pl, const struct span *a, const struct span *b)
+{
+	const struct span *r = a->file > b->file ? a : b, *other = r == a ? b : a;
+	const struct policy_region *pr = &pl->p->regions[r->file];
+
+	if (other->file >= 0)
+		return file_error(pl, -EADDRINUSE, pr->addr_line, "addr",
+				  "%s 0x%llx len 0x%llx overlaps region '%s' (line %d): both are of process %u",
+				  bus_name(r->r.bus), (unsigned long long)r->r.addr,
+				  (unsigned long long)r->r.len, other->r.name,
+				  pl->p->regions[other->file].line, r->r.vm);
+	return file_error(pl, -EADDRINUSE, pr->addr_line, "addr",
+			  "%s 0x%llx len 0x%llx overlaps region %u (%s) of vm %u, which is not the policy's",
+			  bus_name(r->r.bus), (unsigned long long)r->r.addr,
+			  (unsigned long long)r->r.len, other->r.id,
+			  *other->r.name ? other->r.name : "-", r->r.vm);
+}
+
+/*
+ * The regions of the file against each other (their VMs may turn out to
+ * be one process) and against the live regions the policy does not own,
+ * in one sort: each range meets only its neighbours. A region the apply
+ * keeps as it is was checked when it was added.
+ */
 static int check_overlaps(struct plan *pl)
 {
-	int i, err = 0;
+	struct span *s = calloc(pl->p->nregions + pl->nlive + 1, sizeof(*s)), *far = NULL;
+	int i, n = 0, err = 0;
 
-	for (i = 0; i < pl->p->nregions && !err; i++)
-		err = check_overlap(pl, i);
+	if (!s)
+		return -ENOMEM;
+	for (i = 0; i < pl->p->nregions; i++)
+		s[n++] = (struct span){ .r = desired(pl, i), .file = i, .live = -1 };
+	for (i = 0; i < pl->nlive; i++)
+		/* A stale region of a pid is pruned by the add. */
+		if (!(pl->live[i].flags & MMIOTRAP_REGION_POLICY) &&
+		    mmiotrap_region_stale(pl->mt, &pl->live[i]) <= 0)
+			s[n++] = (struct span){ .r = pl->live[i], .file = -1, .live = i };
+	qsort(s, n, sizeof(*s), cmp_span);
+	for (i = 0; i < n && !err; i++) {
+		if (far && (far->r.vm != s[i].r.vm || far->r.bus != s[i].r.bus))
+			far = NULL;
+		if (far && s[i].r.addr - far->r.addr < far->r.len && matters(pl, far, &s[i]))
+			err = overlap_error(pl, far, &s[i]);
+		if (!far || s[i].r.addr + s[i].r.len - 1 > far->r.addr + far->r.len - 1)
+			far = &s[i];
+	}
+	free(s);
 	return err;
 }
 
@@ -331,6 +399,8 @@ static int plan_apply(struct plan *pl)
 	if (!err)
 		err = load_live(pl);
 	if (!err)
+		err = index_names(pl);
+	if (!err)
 		err = classify(pl);
 	if (!err)
 		err = check_overlaps(pl);
@@ -354,6 +424,7 @@ static void plan_free(struct plan *pl)
 	free(pl->drop);
 	free(pl->dropped);
 	free(pl->added);
+	free(pl->by_name);
 	free(pl);
 }
 

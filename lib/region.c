@@ -109,93 +109,64 @@ int mmiotrap_region_get(struct mmiotrap *mt, __u32 id, struct mmiotrap_region *r
 		return -EINVAL;
 	if (!id || id >= mt->nids)
 		return -ENOENT;
-	if (bpf_map_lookup_elem(mt->map_fd[MAP_REGIONS], &id, r))
-		return -errno;
+	*r = mt->regions[id];
 	return r->len ? 0 : -ENOENT;
 }
 
 /*
- * The whole table in one system call, or NULL with errno set: entry i is
- * region id i, free when its len is 0. The caller frees it.
+ * A copy of the whole table, or NULL with errno set: entry i is region id
+ * i, free when its len is 0. The caller frees it. The table is mapped and
+ * changes under us: a copy taken while the version moved is taken again,
+ * and an entry caught half-written is of a change whose version bump
+ * follows, which sends every reader back to the table.
  */
 struct mmiotrap_region *table_read(struct mmiotrap *mt)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct mmiotrap_region *tab = calloc(mt->nids, sizeof(*tab));
-	__u32 *keys = calloc(mt->nids, sizeof(*keys));
-	__u32 count = mt->nids, out;
-	int err = 0;
+	struct mmiotrap_region *tab = malloc(mt->nids * sizeof(*tab));
+	__u64 version;
+	int tries = 0;
 
-	if (!tab || !keys)
-		err = ENOMEM;
-	else if (bpf_map_lookup_batch(mt->map_fd[MAP_REGIONS], NULL, &out, keys, tab, &count, &opts) &&
-		 errno != ENOENT)
-		err = errno;
-	/* An array's batch is every key in order: the values are the table. */
-	else if (count != mt->nids)
-		err = EIO;
-	free(keys);
-	if (err) {
-		free(tab);
-		errno = err;
+	if (!tab)
 		return NULL;
-	}
+	do {
+		version = table_version(mt);
+		memcpy(tab, mt->regions, mt->nids * sizeof(*tab));
+	} while (version != table_version(mt) && ++tries < 100);
 	return tab;
 }
 
-/* Walks read the table in chunks: one system call for many ids. */
-#define CHUNK	256
-
 int mmiotrap_region_next(struct mmiotrap *mt, __u32 prev, struct mmiotrap_region *r)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct mmiotrap_region vals[CHUNK];
-	__u32 keys[CHUNK], count, out, i;
-	int err;
+	__u32 id;
 
 	if (!mt || !r)
 		return -EINVAL;
-	while (prev + 1 < mt->nids) {
-		count = CHUNK;
-		err = bpf_map_lookup_batch(mt->map_fd[MAP_REGIONS], &prev, &out, keys, vals,
-					   &count, &opts);
-		if (err && errno != ENOENT)
-			return -errno;
-		for (i = 0; i < count; i++) {
-			if (vals[i].len) {
-				*r = vals[i];
-				return 0;
-			}
+	for (id = prev + 1; id < mt->nids; id++) {
+		if (mt->regions[id].len) {
+			*r = mt->regions[id];
+			return 0;
 		}
-		if (!count)
-			break;
-		prev = keys[count - 1];
 	}
 	return -ENOENT;
 }
 
 int mmiotrap_region_find(struct mmiotrap *mt, const char *name, struct mmiotrap_region *r)
 {
-	struct mmiotrap_region *tab;
+	const struct mmiotrap_region *tab;
 	__u32 id;
-	int err = -ENOENT;
 
 	if (!mt || !r)
 		return -EINVAL;
 	if (!name || !*name)
 		return -ENOENT;
-	tab = table_read(mt);
-	if (!tab)
-		return -errno;
+	tab = mt->regions;
 	for (id = 1; id < mt->nids; id++) {
 		if (tab[id].len && !strncmp(tab[id].name, name, sizeof(tab[id].name))) {
 			*r = tab[id];
-			err = 0;
-			break;
+			return 0;
 		}
 	}
-	free(tab);
-	return err;
+	return -ENOENT;
 }
 
 static int vm_get(struct mmiotrap *mt, __u32 pid, struct mmiotrap_vm *vm)
@@ -203,22 +174,38 @@ static int vm_get(struct mmiotrap *mt, __u32 pid, struct mmiotrap_vm *vm)
 	return bpf_map_lookup_elem(mt->map_fd[MAP_VMS], &pid, vm) ? -errno : 0;
 }
 
-int mmiotrap_region_stale(struct mmiotrap *mt, const struct mmiotrap_region *r)
+static int vm_stale(struct mmiotrap *mt, __u32 pid)
 {
 	struct mmiotrap_vm vm;
 	__u64 ticks;
 	int err;
 
-	if (!mt || !r)
-		return -EINVAL;
 	/* Without its VM's entry, the region can never match again. */
-	err = vm_get(mt, r->vm, &vm);
+	err = vm_get(mt, pid, &vm);
 	if (err)
 		return err == -ENOENT ? 1 : err;
-	err = proc_start_ticks(r->vm, &ticks);
+	err = proc_start_ticks(pid, &ticks);
 	if (err)
 		return err == -ESRCH ? 1 : err;
 	return ticks != vm.start_ticks;
+}
+
+#define STALE_MEMO_NS	100000000ULL
+
+int mmiotrap_region_stale(struct mmiotrap *mt, const struct mmiotrap_region *r)
+{
+	__u64 now = mmiotrap_now_ns();
+	typeof(mt->stale_memo[0]) *m;
+
+	if (!mt || !r)
+		return -EINVAL;
+	m = &mt->stale_memo[r->vm % ARRAY_SIZE(mt->stale_memo)];
+	if (m->pid == r->vm && now - m->at_ns < STALE_MEMO_NS)
+		return m->stale;
+	m->stale = vm_stale(mt, r->vm);
+	m->pid = m->stale < 0 ? 0 : r->vm;
+	m->at_ns = now;
+	return m->stale;
 }
 
 /* Each id's counters start from zero, whatever the id's last region left. */
@@ -266,8 +253,9 @@ static int bump_version(struct mmiotrap *mt)
 }
 
 /* The vms entry counts its regions and knows which buses they are on. */
-static int vm_update(struct mmiotrap *mt, const struct mmiotrap_region *tab, __u32 pid)
+static int vm_update(struct mmiotrap *mt, __u32 pid)
 {
+	const struct mmiotrap_region *tab = mt->regions;
 	struct mmiotrap_vm vm = {};
 	__u32 id, buses = 0, regions = 0;
 
@@ -305,26 +293,26 @@ static int route_clear(struct mmiotrap *mt, __u32 id)
 }
 
 /* The index first: from then on the trap cannot find the region. */
-static int region_remove(struct mmiotrap *mt, struct mmiotrap_region *tab, __u32 id)
+static int region_remove(struct mmiotrap *mt, __u32 id)
 {
-	struct mmiotrap_region empty = {};
-	__u32 vm = tab[id].vm;
+	const struct mmiotrap_region *tab = mt->regions;
+	struct mmiotrap_region empty = {}, r = tab[id];
 	int err;
 
-	index_remove(mt, &tab[id], MAX_BLOCKS);
+	index_remove(mt, &r, MAX_BLOCKS);
 	err = route_clear(mt, id);
 	if (!err && bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0))
 		err = -errno;
 	if (err)
 		return err;
-	tab[id].len = 0;
 	err = bump_version(mt);
-	return err ? err : vm_update(mt, tab, vm);
+	return err ? err : vm_update(mt, r.vm);
 }
 
 /* Regions of an exited process whose pid @pid names again can never match. */
-static int prune_stale(struct mmiotrap *mt, struct mmiotrap_region *tab, __u32 pid, __u64 ticks)
+static int prune_stale(struct mmiotrap *mt, __u32 pid, __u64 ticks)
 {
+	const struct mmiotrap_region *tab = mt->regions;
 	struct mmiotrap_vm vm;
 	__u32 id;
 	int err = 0;
@@ -333,7 +321,7 @@ static int prune_stale(struct mmiotrap *mt, struct mmiotrap_region *tab, __u32 p
 		return 0;
 	for (id = 1; id < mt->nids && !err; id++)
 		if (tab[id].len && tab[id].vm == pid)
-			err = region_remove(mt, tab, id);
+			err = region_remove(mt, id);
 	return err;
 }
 
@@ -448,8 +436,9 @@ static bool overlaps(const struct mmiotrap_region *r, const struct mmiotrap_regi
  * has exited is free again: that region goes, so that a VMM killed and
  * restarted registers its doorbells under the same names at once.
  */
-static int name_taken(struct mmiotrap *mt, struct mmiotrap_region *tab, const char *name)
+static int name_taken(struct mmiotrap *mt, const char *name)
 {
+	const struct mmiotrap_region *tab = mt->regions;
 	__u32 id;
 	int err;
 
@@ -458,7 +447,7 @@ static int name_taken(struct mmiotrap *mt, struct mmiotrap_region *tab, const ch
 			continue;
 		if (mmiotrap_region_stale(mt, &tab[id]) <= 0)
 			return id;
-		err = region_remove(mt, tab, id);
+		err = region_remove(mt, id);
 		return err ? err : -1;
 	}
 	return -1;
@@ -469,8 +458,9 @@ static int name_taken(struct mmiotrap *mt, struct mmiotrap_region *tab, const ch
  * An id may come back; records carry the generation that tells its
  * regions apart.
  */
-static int next_id(struct mmiotrap *mt, const struct mmiotrap_region *tab, __u32 want)
+static int next_id(struct mmiotrap *mt, __u32 want)
 {
+	const struct mmiotrap_region *tab = mt->regions;
 	__u32 id;
 
 	if (want && want < mt->nids && !tab[want].len)
@@ -484,10 +474,10 @@ static int next_id(struct mmiotrap *mt, const struct mmiotrap_region *tab, __u32
 }
 
 /* What an add would conflict with, once stale regions are pruned. */
-static int check_conflicts(struct mmiotrap *mt, struct mmiotrap_region *tab,
-			   const struct mmiotrap_region *o)
+static int check_conflicts(struct mmiotrap *mt, const struct mmiotrap_region *o)
 {
-	int id = name_taken(mt, tab, o->name);
+	const struct mmiotrap_region *tab = mt->regions;
+	int id = name_taken(mt, o->name);
 
 	if (id >= 0) {
 		pr_warn("a region named '%s' exists already\n", o->name);
@@ -512,8 +502,7 @@ static int check_conflicts(struct mmiotrap *mt, struct mmiotrap_region *tab,
  * region only when everything it reads is in place, and a subscriber has
  * seen the version move before the region's first record.
  */
-static int region_insert(struct mmiotrap *mt, struct mmiotrap_region *tab,
-			 const struct mmiotrap_region *r)
+static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
 	struct mmiotrap_route route;
 	__u32 id = r->id;
@@ -528,8 +517,7 @@ static int region_insert(struct mmiotrap *mt, struct mmiotrap_region *tab,
 		err = -errno;
 	if (err)
 		return err;
-	tab[id] = *r;
-	err = vm_update(mt, tab, r->vm);
+	err = vm_update(mt, r->vm);
 	if (!err)
 		err = set_version(mt, r->gen);
 	if (!err)
@@ -538,7 +526,7 @@ static int region_insert(struct mmiotrap *mt, struct mmiotrap_region *tab,
 		if (err == -ENOBUFS)
 			pr_warn("the address index is full: %u blocks (mmiotrap load --index-entries raises it)\n",
 				mt->index_entries);
-		region_remove(mt, tab, id);
+		region_remove(mt, id);
 	}
 	return err;
 }
@@ -575,7 +563,7 @@ int mmiotrap_region_add(struct mmiotrap *mt, __u32 vm, enum mmiotrap_bus bus, __
  */
 int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want)
 {
-	struct mmiotrap_region r = *want, *tab;
+	struct mmiotrap_region r = *want;
 	__u64 ticks;
 	int err, id = 0;
 
@@ -590,25 +578,19 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want)
 	err = regions_lock(mt);
 	if (err)
 		return err;
-	tab = table_read(mt);
-	if (!tab) {
-		regions_unlock(mt);
-		return -errno;
-	}
 	err = subs_reap(mt);
 	if (!err)
-		err = prune_stale(mt, tab, r.vm, ticks);
+		err = prune_stale(mt, r.vm, ticks);
 	if (!err)
-		err = check_conflicts(mt, tab, &r);
+		err = check_conflicts(mt, &r);
 	if (!err)
-		err = id = next_id(mt, tab, want->id);
+		err = id = next_id(mt, want->id);
 	if (err >= 0) {
 		r.id = id;
 		/* Its generation: the version its add makes. */
 		r.gen = table_version(mt) + 1;
-		err = region_insert(mt, tab, &r);
+		err = region_insert(mt, &r);
 	}
-	free(tab);
 	regions_unlock(mt);
 	return err ? err : id;
 }
@@ -638,14 +620,13 @@ int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast)
 /* @fast_too: the VMM lets its own fast region go, ioeventfds gone first. */
 int region_del(struct mmiotrap *mt, __u32 id, bool fast_too)
 {
-	struct mmiotrap_region r, *tab;
+	struct mmiotrap_region r;
 	int err;
 
 	err = regions_lock(mt);
 	if (err)
 		return err;
-	tab = table_read(mt);
-	err = tab ? mmiotrap_region_get(mt, id, &r) : -errno;
+	err = mmiotrap_region_get(mt, id, &r);
 	/* Its ioeventfds would go on completing writes that nobody then sees. */
 	if (!err && !fast_too && r.fast_widths && mmiotrap_region_stale(mt, &r) == 0) {
 		pr_warn("region '%s' is fast: its VMM (pid %u) owns the ioeventfds and must let it go (mmiotrap_fast_del)\n",
@@ -653,8 +634,7 @@ int region_del(struct mmiotrap *mt, __u32 id, bool fast_too)
 		err = -EBUSY;
 	}
 	if (!err)
-		err = region_remove(mt, tab, id);
-	free(tab);
+		err = region_remove(mt, id);
 	regions_unlock(mt);
 	return err;
 }

@@ -24,25 +24,13 @@ static int subs_read(struct mmiotrap *mt, struct mmiotrap_sub_slot *subs)
 	return count == MMIOTRAP_MAX_SUBS ? 0 : -EIO;
 }
 
+/* A copy of the routes, to change and write back the difference: under the lock, they hold still. */
 static struct mmiotrap_route *routes_read(struct mmiotrap *mt)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct mmiotrap_route *routes = calloc(mt->nids, sizeof(*routes));
-	__u32 *keys = calloc(mt->nids, sizeof(*keys));
-	__u32 count = mt->nids, out;
-	int err = 0;
+	struct mmiotrap_route *routes = malloc(mt->nids * sizeof(*routes));
 
-	if (!routes || !keys)
-		err = ENOMEM;
-	else if (bpf_map_lookup_batch(mt->map_fd[MAP_ROUTES], NULL, &out, keys, routes, &count,
-				      &opts) && errno != ENOENT)
-		err = errno;
-	free(keys);
-	if (err) {
-		free(routes);
-		errno = err;
-		return NULL;
-	}
+	if (routes)
+		memcpy(routes, mt->routes, mt->nids * sizeof(*routes));
 	return routes;
 }
 
@@ -136,14 +124,26 @@ static int reap(struct mmiotrap *mt, struct mmiotrap_sub_slot *subs, struct mmio
 	return err;
 }
 
+/* A slot taken by a process that is gone. */
+static bool any_dead(const struct mmiotrap_sub_slot *subs)
+{
+	int s;
+
+	for (s = 0; s < MMIOTRAP_MAX_SUBS; s++)
+		if ((subs[s].flags & MMIOTRAP_SUB_LIVE) && !alive(&subs[s]))
+			return true;
+	return false;
+}
+
 int subs_reap(struct mmiotrap *mt)
 {
 	struct mmiotrap_sub_slot subs[MMIOTRAP_MAX_SUBS];
 	struct mmiotrap_route *routes, *old;
 	int err;
 
+	/* The routes are read only when there is something to reclaim. */
 	err = subs_read(mt, subs);
-	if (err)
+	if (err || !any_dead(subs))
 		return err;
 	routes = routes_read(mt);
 	old = routes_read(mt);
