@@ -19,6 +19,16 @@
 #define ALWAYS		(~0U)
 #define PID_MAX		0x7fffffff
 
+/*
+ * The work a file can cause is bounded: its size, its nesting (libyaml's
+ * scanner is quadratic in it), its aliases and what they expand to (an
+ * 18 KB file of aliases made a million regions), and its regions, which
+ * the instance holds no more of anyway.
+ */
+#define MAX_BYTES	(1 << 20)
+#define MAX_DEPTH	32
+#define MAX_ALIASES	256
+#define MAX_NODES	65536
 
 /* What a node holds. A plain scalar is typed by its text, as YAML does. */
 enum type { T_NULL, T_BOOL, T_NUMBER, T_STRING, T_LIST, T_MAPPING };
@@ -42,6 +52,7 @@ struct parser {
 	struct mmiotrap_policy *p;
 	yaml_document_t doc;
 	bool oom;
+	bool full;	/* MMIOTRAP_MAX_REGIONS parsed: said once */
 	struct key region_keys[32];	/* region_keys, then the decoder table's; {} ends them */
 };
 
@@ -171,10 +182,11 @@ static bool looks_numeric(const char *s)
 	return !*end;
 }
 
+static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE", NULL };
+
 static enum type type_of(const yaml_node_t *n)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
-	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE", NULL };
 	const char *s;
 
 	if (n->type == YAML_SEQUENCE_NODE)
@@ -191,37 +203,32 @@ static enum type type_of(const yaml_node_t *n)
 	return looks_numeric(s) ? T_NUMBER : T_STRING;
 }
 
+/*
+ * A value's type is the one its key wants, whatever its tag or quoting:
+ * "0x10" is a number where a number is wanted, null a name where a name
+ * is. Only the shape (scalar, list, mapping) must match.
+ */
 static bool want(struct parser *ps, const yaml_node_t *n, const char *key, enum type t)
 {
 	enum type got = type_of(n);
 
-	if (got == t)
+	if (got == t || (n->type == YAML_SCALAR_NODE && t != T_LIST && t != T_MAPPING))
 		return true;
 	return error_at(ps, n, key, "want %s, got %s", type_names[t], type_names[got]);
-}
-
-/* Decimal without a leading zero or 0x hex: what YAML 1.1 and 1.2 agree on. */
-static bool number_syntax(const char *s)
-{
-	if (s[0] == '0' && s[1] == 'x')
-		return s[2] && strspn(s + 2, "0123456789abcdefABCDEF") == strlen(s + 2);
-	if (s[0] == '0')
-		return !s[1];
-	return strspn(s, "0123456789") == strlen(s);
 }
 
 static bool get_number(struct parser *ps, const yaml_node_t *n, const char *key,
 		       __u64 min, __u64 max, __u64 *val)
 {
 	const char *s = text(n);
+	int err;
 
 	if (!want(ps, n, key, T_NUMBER))
 		return false;
-	if (!number_syntax(s))
+	err = strlen(s) == n->data.scalar.length ? mmiotrap_parse_u64(s, ~0ULL, val) : -EINVAL;
+	if (err == -EINVAL)
 		return error_at(ps, n, key, "bad number '%s': want decimal or 0x hex, 0 or more", s);
-	errno = 0;
-	*val = strtoull(s, NULL, 0);
-	if (errno)
+	if (err)
 		return error_at(ps, n, key, "%s does not fit in 64 bits", s);
 	if (*val < min)
 		return error_at(ps, n, key, "must be at least %llu", min);
@@ -260,8 +267,9 @@ static int get_choice(struct parser *ps, const yaml_node_t *n, const char *key,
 
 static bool get_bool(struct parser *ps, const yaml_node_t *n, const char *key, bool *val)
 {
-	if (!want(ps, n, key, T_BOOL))
-		return false;
+	*val = false;
+	if (n->type != YAML_SCALAR_NODE || !is_word(text(n), bools))
+		return error_at(ps, n, key, "want a bool, got %s", type_names[type_of(n)]);
 	*val = tolower((unsigned char)text(n)[0]) == 't';
 	return true;
 }
@@ -617,11 +625,19 @@ static void check_range(struct parser *ps, struct policy_region *r, const struct
 static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 {
 	struct mmiotrap_policy *p = ps->p;
-	struct policy_region *r = grow(ps, p->regions, p->nregions, sizeof(*r));
+	struct policy_region *r;
 	struct walk w = { .keys = ps->region_keys, .what = "a region", .dec_bit = ALWAYS };
 	char what[64] = "a region";
 	yaml_node_t *dec;
 
+	if (p->nregions == MMIOTRAP_MAX_REGIONS) {
+		if (!ps->full)
+			error_at(ps, map, "regions", "more than %d regions: an instance holds no more",
+				 MMIOTRAP_MAX_REGIONS);
+		ps->full = true;
+		return;
+	}
+	r = grow(ps, p->regions, p->nregions, sizeof(*r));
 	if (!r)
 		return;
 	p->regions = r;
@@ -797,17 +813,113 @@ static void no_more(struct parser *ps, yaml_parser_t *yp, const char *buf)
 	yaml_document_delete(&ps->doc);
 }
 
+/*
+ * Nesting and aliases, from the events, before libyaml builds a document
+ * of them. A syntax error is left to the load, which says it with its line.
+ */
+static bool within_bounds(struct parser *ps, const char *buf, size_t len)
+{
+	int depth = 0, aliases = 0, line = 0;
+	yaml_parser_t yp;
+	yaml_event_t ev;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&yp)) {
+		ps->oom = true;
+		return false;
+	}
+	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
+	while (!done && !line && yaml_parser_parse(&yp, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		aliases += ev.type == YAML_ALIAS_EVENT;
+		done = ev.type == YAML_STREAM_END_EVENT;
+		if (depth > MAX_DEPTH || aliases > MAX_ALIASES)
+			line = ev.start_mark.line + 1;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&yp);
+	if (depth > MAX_DEPTH)
+		syntax_error(ps, line, "nested deeper than %d levels", MAX_DEPTH);
+	else if (aliases > MAX_ALIASES)
+		syntax_error(ps, line, "more than %d aliases", MAX_ALIASES);
+	return !line;
+}
+
+/*
+ * Node @i as the walk sees it, aliases expanded: its count of nodes into
+ * @size[i] (-1 while counting it, so that an alias of its own anchor shows).
+ * Returns false past MAX_NODES or on such a cycle.
+ */
+static bool expanded(struct parser *ps, int i, long *size)
+{
+	yaml_node_t *n = node(ps, i);
+	yaml_node_item_t *it;
+	yaml_node_pair_t *pair;
+	long sum = 1;
+
+	if (size[i - 1] < 0)
+		return false;
+	if (size[i - 1])
+		return true;
+	size[i - 1] = -1;
+	if (n->type == YAML_SEQUENCE_NODE) {
+		for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+			if (!expanded(ps, *it, size))
+				return false;
+			sum += size[*it - 1];
+			if (sum > MAX_NODES)
+				return false;
+		}
+	} else if (n->type == YAML_MAPPING_NODE) {
+		for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+			if (!expanded(ps, pair->key, size) || !expanded(ps, pair->value, size))
+				return false;
+			sum += size[pair->key - 1] + size[pair->value - 1];
+			if (sum > MAX_NODES)
+				return false;
+		}
+	}
+	size[i - 1] = sum;
+	return true;
+}
+
+static bool small_enough(struct parser *ps)
+{
+	long nodes = ps->doc.nodes.top - ps->doc.nodes.start;
+	long *size;
+	bool ok;
+
+	if (!nodes)
+		return true;
+	size = calloc(nodes, sizeof(*size));
+	if (!size) {
+		ps->oom = true;
+		return false;
+	}
+	ok = expanded(ps, 1, size);
+	free(size);
+	if (!ok)
+		syntax_error(ps, 1, "aliases expand it past %d nodes, or into themselves", MAX_NODES);
+	return ok;
+}
+
 static void load(struct parser *ps, const char *buf, size_t len)
 {
 	yaml_parser_t yp;
 
+	if (!within_bounds(ps, buf, len))
+		return;
 	if (!yaml_parser_initialize(&yp)) {
 		ps->oom = true;
 		return;
 	}
 	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
 	if (yaml_parser_load(&yp, &ps->doc)) {
-		parse_document(ps);
+		if (small_enough(ps))
+			parse_document(ps);
 		yaml_document_delete(&ps->doc);
 		no_more(ps, &yp, buf);
 	} else {
@@ -816,7 +928,10 @@ static void load(struct parser *ps, const char *buf, size_t len)
 	yaml_parser_delete(&yp);
 }
 
-/* All of @f: a policy file is small, and reading it whole gives bad bytes a line. */
+/*
+ * All of @f: a policy file is small, and reading it whole gives bad bytes a
+ * line. -EFBIG past MAX_BYTES: /dev/zero is no policy.
+ */
 static int read_all(FILE *f, char **buf, size_t *len)
 {
 	size_t size = 0, n;
@@ -824,6 +939,10 @@ static int read_all(FILE *f, char **buf, size_t *len)
 
 	*len = 0;
 	do {
+		if (*len > MAX_BYTES) {
+			free(b);
+			return -EFBIG;
+		}
 		if (*len == size) {
 			size = size ? 2 * size : 4096;
 			more = realloc(b, size);
@@ -919,6 +1038,10 @@ static int policy_load(struct mmiotrap_policy *p, const char *file)
 	err = read_all(f, &buf, &len);
 	if (!std)
 		fclose(f);
+	if (err == -EFBIG) {
+		syntax_error(&ps, 1, "larger than %d KiB: no policy is", MAX_BYTES >> 10);
+		return ps.oom ? -ENOMEM : 0;
+	}
 	if (err)
 		return err;
 	add_param_keys(&ps);
