@@ -522,11 +522,11 @@ refused() {
 	# Opening takes turns with loads (1 flock call); removals and adds each
 	# lock the maps: remove web1-nvme, db-bits, db-net (2 flock calls each),
 	# add web1-nvme (2): the 10th call, adding db-net, fails.
-	run strace -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=10 "$MT" policy apply "$policy"
+	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=10 "$MT" policy apply "$policy"
 	assert_failure
 	assert_output "mmiotrap: cannot add region 'db-net': Input/output error; nothing changed"
 	assert_equal "$(snapshot)" "$before"
-	run strace -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=4 "$MT" -j policy apply "$policy"
+	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=4 "$MT" -j policy apply "$policy"
 	assert_failure
 	assert_output '{"error":"cannot remove region '\''db-bits'\'': Input/output error; nothing changed"}'
 	assert_equal "$(snapshot)" "$before"
