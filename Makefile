@@ -65,7 +65,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps demo check bench mutate install clean
+.PHONY: all deps demo check bench mutate install clean fuzz fuzz-build
 
 all: $(LIBS) $(PROGS)
 
@@ -135,6 +135,52 @@ $(OUTPUT)/mmiotrap-inject: $(OUTPUT)/tools/inject.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
 
+# libFuzzer targets (selftests/fuzz): clang's, over a build of the library
+# of their own. make fuzz runs each for FUZZ_SECONDS; the in-tree corpus
+# seeds them, and what they find goes under $(FUZZ_DIR)/corpus.
+FUZZ_TARGETS	:= policy decode number
+FUZZ_SECONDS	?= 60
+FUZZ_DIR	:= $(OUTPUT)/fuzz
+FUZZ_FLAGS	:= -g -O1 -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT) -MMD -MP \
+		   -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJS	:= $(patsubst lib/%.c,$(FUZZ_DIR)/lib/%.o,$(LIB_SRCS))
+FUZZ_BINS	:= $(addprefix $(FUZZ_DIR)/fuzz-,$(FUZZ_TARGETS))
+
+$(FUZZ_DIR)/lib:
+	$(Q)mkdir -p $@
+
+$(FUZZ_LIB_OBJS): $(OUTPUT)/trap.skel.h
+
+$(FUZZ_DIR)/lib/%.o: lib/%.c | $(FUZZ_DIR)/lib
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/cli.o: cli/cli.c | $(FUZZ_DIR)/lib
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/libmmiotrap.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(FUZZ_DIR)/fuzz-%: selftests/fuzz/fuzz_%.c $(FUZZ_DIR)/cli.o $(FUZZ_DIR)/libmmiotrap.a \
+		    $(OUTPUT)/decode_test.skel.h
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Icli -Ibpf -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/cli.o \
+		$(FUZZ_DIR)/libmmiotrap.a $(CLI_LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$t && \
+		echo "  FUZZ    $$t for $(FUZZ_SECONDS)s" && \
+		$(FUZZ_DIR)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-max_len=65536 $(FUZZ_DIR)/corpus/$$t selftests/fuzz/corpus/$$t 2>$(FUZZ_DIR)/$$t.log || \
+			{ tail -40 $(FUZZ_DIR)/$$t.log; exit 1; }; \
+	done
+
 # Installs only what is missing; as root, as make demo and make check run.
 deps:
 	$(Q)missing=; for p in $(DEBS); do \
@@ -152,7 +198,7 @@ demo: deps
 	$(Q)tools/demo.sh $(OUTPUT)
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzz-build
 	$(Q)selftests/run $(OUTPUT)
 
 bench: deps
@@ -179,4 +225,4 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(FUZZ_DIR)/*.d $(FUZZ_DIR)/*/*.d)

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* What every mmiotrap command shares: words, numbers, errors, JSON. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include "cli.h"
 
@@ -53,17 +51,79 @@ int cli_lib_error(const struct cli *cli, int err, const char *fmt, ...)
 
 int cli_error(const struct cli *cli, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], line[4 * sizeof(msg)];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	cli_clean(msg, line, sizeof(line));
 	if (cli->json)
-		cli_json(cli, json_pack("{s:s}", "error", msg));
+		cli_json(cli, json_pack("{s:s}", "error", line));
 	else
-		fprintf(stderr, "mmiotrap: %s\n", msg);
+		fprintf(stderr, "mmiotrap: %s\n", line);
 	return 1;
+}
+
+/* The bytes of the UTF-8 character at @s that is no control character, or 0. */
+static size_t utf8_char(const unsigned char *s)
+{
+	unsigned int cp, n, i;
+
+	if (*s < 0x80)
+		return *s >= 0x20 && *s != 0x7f;
+	if (*s >= 0xc2 && *s <= 0xdf)
+		n = 2, cp = *s & 0x1f;
+	else if (*s >= 0xe0 && *s <= 0xef)
+		n = 3, cp = *s & 0x0f;
+	else if (*s >= 0xf0 && *s <= 0xf4)
+		n = 4, cp = *s & 0x07;
+	else
+		return 0;
+	/* A NUL is no continuation byte: a cut-off character stops here. */
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* What jansson refuses too: overlong forms, surrogates, past U+10FFFF. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+const char *cli_clean(const char *s, char *buf, size_t size)
+{
+	const unsigned char *in = (const unsigned char *)s;
+	size_t len = 0, n;
+
+	while (*in) {
+		n = utf8_char(in);
+		if (len + (n ? n : 4) >= size)
+			break;
+		if (n)
+			memcpy(buf + len, in, n);
+		else
+			snprintf(buf + len, 5, "\\x%02x", *in);
+		len += n ? n : 4;
+		in += n ? n : 1;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+json_t *cli_str(const char *s)
+{
+	size_t size = 4 * strlen(s) + 1;
+	char *buf = malloc(size);
+	json_t *str;
+
+	if (!buf)
+		return NULL;
+	str = json_string(cli_clean(s, buf, size));
+	free(buf);
+	return str;
 }
 
 void cli_json(const struct cli *cli, json_t *obj)
@@ -89,26 +149,45 @@ bool cli_is(const char *arg, const char *word)
 	return arg && !strcmp(arg, word);
 }
 
-bool parse_u64(const char *s, size_t len, __u64 *val)
+int cli_number(const struct cli *cli, const char *what, const char *arg, __u64 max, __u64 *val)
 {
-	char buf[32], *end;
+	int err;
 
-	if (!len || len >= sizeof(buf) || !isxdigit((unsigned char)*s))
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	/* 0x hex or decimal; a leading 0 is not octal. */
-	errno = 0;
-	*val = strtoull(buf, &end, strncasecmp(buf, "0x", 2) ? 10 : 16);
-	return !errno && !*end;
+	if (!arg)
+		return cli_error(cli, "%s needs a value", what);
+	err = mmiotrap_parse_u64(arg, max, val);
+	if (err == -ERANGE && max == ~0ULL)
+		return cli_error(cli, "bad %s '%s': too large for 64 bits", what, arg);
+	if (err == -ERANGE)
+		return cli_error(cli, "bad %s '%s': too large, at most %llu", what, arg,
+				 (unsigned long long)max);
+	if (err)
+		return cli_error(cli, "bad %s '%s': not a number", what, arg);
+	return 0;
 }
 
 int cli_u64(const struct cli *cli, const char *what, const char *arg, __u64 *val)
 {
-	if (!arg)
-		return cli_error(cli, "%s needs a value", what);
-	if (!parse_u64(arg, strlen(arg), val))
-		return cli_error(cli, "bad %s '%s': not a number", what, arg);
+	return cli_number(cli, what, arg, ~0ULL, val);
+}
+
+int cli_pid(const struct cli *cli, const char *what, const char *arg, __u32 *pid)
+{
+	__u64 n;
+
+	if (cli_number(cli, what, arg, CLI_PID_MAX, &n))
+		return 1;
+	if (!n)
+		return cli_error(cli, "bad %s '%s': not a pid", what, arg);
+	*pid = n;
+	return 0;
+}
+
+int cli_once(const struct cli *cli, const char *what, unsigned int *seen, unsigned int bit)
+{
+	if (*seen & bit)
+		return cli_error(cli, "%s given twice", what);
+	*seen |= bit;
 	return 0;
 }
 
@@ -132,13 +211,16 @@ int cli_open(const struct cli *cli, struct mmiotrap **mt)
 int cli_region(const struct cli *cli, struct mmiotrap *mt, const char *arg,
 	       struct mmiotrap_region *r)
 {
-	char *end;
-	unsigned long id;
+	__u64 id;
+	int err;
 
 	if (!arg)
 		return cli_error(cli, "which region? give its name or id");
-	id = strtoul(arg, &end, 10);
-	if (*arg && !*end ? mmiotrap_region_get(mt, id, r) : mmiotrap_region_find(mt, arg, r))
+	/* A name starts with a letter: anything else is an id or nothing. */
+	err = mmiotrap_parse_u64(arg, 0xffffffff, &id);
+	if (err == -ERANGE)
+		return cli_error(cli, "bad region id '%s': too large, at most %u", arg, 0xffffffff);
+	if (err ? mmiotrap_region_find(mt, arg, r) : mmiotrap_region_get(mt, id, r))
 		return cli_error(cli, "no region '%s'", arg);
 	return 0;
 }

@@ -46,11 +46,26 @@ void cli_json(const struct cli *cli, json_t *obj);
 const char *cli_next(struct cli *cli);
 bool cli_is(const char *arg, const char *word);
 
-/* The first @len characters of @s as 0x hex or decimal, all of them. */
-bool parse_u64(const char *s, size_t len, __u64 *val);
-
-/* Parse @arg as an unsigned number (0x hex or decimal) for option @what. */
+/*
+ * @arg as a number (mmiotrap_parse_u64) for option @what, at most @max;
+ * cli_u64 takes any 64-bit number, cli_pid a process id. 1 after an error.
+ */
+#define CLI_PID_MAX	0x7fffffff
+int cli_number(const struct cli *cli, const char *what, const char *arg, __u64 max, __u64 *val);
 int cli_u64(const struct cli *cli, const char *what, const char *arg, __u64 *val);
+int cli_pid(const struct cli *cli, const char *what, const char *arg, __u32 *pid);
+
+/* A single-valued option @what, a bit of *@seen: given twice is an error. */
+int cli_once(const struct cli *cli, const char *what, unsigned int *seen, unsigned int bit);
+
+/*
+ * @s as one line of valid UTF-8 in @buf: control characters and bytes that
+ * are not UTF-8 become \xNN, and a character that does not fit is left
+ * out. jansson refuses bad UTF-8, and an error is one line. cli_str() is
+ * the JSON string of it, for any text that comes from outside.
+ */
+const char *cli_clean(const char *s, char *buf, size_t size);
+json_t *cli_str(const char *s);
 
 /* Open the instance, with one line of error when nothing is loaded. */
 int cli_open(const struct cli *cli, struct mmiotrap **mt);

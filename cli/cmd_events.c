@@ -138,27 +138,27 @@ struct events_args {
 static int parse_events(struct cli *cli, struct events_args *a)
 {
 	const char *word, *val;
+	unsigned int seen = 0;
 	__u64 n;
 
 	while ((word = cli_next(cli))) {
 		val = cli_next(cli);
 		if (cli_is(word, "--vm")) {
-			if (cli_u64(cli, word, val, &n))
+			if (cli_once(cli, word, &seen, 1) || cli_pid(cli, word, val, &a->sub.vm))
 				return 1;
-			if (!n || n > 0x7fffffff)
-				return cli_error(cli, "bad --vm '%s': not a pid", val);
-			a->sub.vm = n;
 		} else if (cli_is(word, "--region")) {
+			if (cli_once(cli, word, &seen, 2))
+				return 1;
 			if (!val)
 				return cli_error(cli, "--region needs a value");
 			a->region = val;
 		} else if (cli_is(word, "--count")) {
-			if (cli_u64(cli, word, val, &a->count))
+			if (cli_once(cli, word, &seen, 4) || cli_u64(cli, word, val, &a->count))
 				return 1;
 			if (!a->count)
 				return cli_error(cli, "bad --count '%s': at least 1", val);
 		} else if (cli_is(word, "--duration")) {
-			if (cli_u64(cli, word, val, &n))
+			if (cli_once(cli, word, &seen, 8) || cli_u64(cli, word, val, &n))
 				return 1;
 			if (!n || n > 86400 * 365)
 				return cli_error(cli, "bad --duration '%s': seconds, at least 1", val);

@@ -97,7 +97,7 @@ int do_load(struct cli *cli)
 		ret = cli_error(cli, "already loaded at %s with attach mode %s, not %s: unload first",
 				root, mode, mmiotrap_attach_mode_str(cli->opts.attach));
 	else if (cli->json)
-		cli_json(cli, json_pack("{s:s, s:s, s:b}", "pin_root", root,
+		cli_json(cli, json_pack("{s:o, s:s, s:b}", "pin_root", cli_str(root),
 					"attach_mode", mode, "changed", !err));
 	else if (err)
 		printf("already loaded at %s (attach mode %s); nothing changed\n", root, mode);
@@ -129,7 +129,7 @@ int do_unload(struct cli *cli)
 	if (err)
 		return cli_error(cli, "cannot unload %s: %s", root, strerror(-err));
 	if (cli->json)
-		cli_json(cli, json_pack("{s:s}", "unloaded", root));
+		cli_json(cli, json_pack("{s:o}", "unloaded", cli_str(root)));
 	else
 		printf("unloaded %s\n", root);
 	return 0;
@@ -158,8 +158,8 @@ static void print_status(const struct cli *cli, struct mmiotrap *mt, int regions
 
 	mmiotrap_limits(mt, &lim);
 	if (cli->json) {
-		cli_json(cli, json_pack("{s:s, s:b, s:s, s:i, s:i, s:o, s:{s:i, s:i, s:i, s:i}}",
-					"pin_root", mmiotrap_pin_root(mt), "loaded", 1,
+		cli_json(cli, json_pack("{s:o, s:b, s:s, s:i, s:i, s:o, s:{s:i, s:i, s:i, s:i}}",
+					"pin_root", cli_str(mmiotrap_pin_root(mt)), "loaded", 1,
 					"attach_mode", mode, "regions", regions,
 					"stale_regions", stale,
 					"subscribers", subscribers_json(subs, nsubs),
@@ -221,8 +221,8 @@ static void check(struct report *rep, const char *name, bool ok, const char *fmt
 	va_end(ap);
 	rep->ok &= ok;
 	if (rep->cli->json)
-		json_array_append_new(rep->checks, json_pack("{s:s, s:b, s:s}", "name", name,
-							     "ok", ok, "detail", detail));
+		json_array_append_new(rep->checks, json_pack("{s:s, s:b, s:o}", "name", name,
+							     "ok", ok, "detail", cli_str(detail)));
 	else
 		printf("%-16s %-8s %s\n", name, ok ? "ok" : "MISSING", detail);
 }

@@ -44,23 +44,27 @@ static json_t *errors_json(const struct mmiotrap_policy *p)
 	int i, n = mmiotrap_policy_problems(p, &e);
 
 	for (i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:i, s:s?, s:s}", "line", e[i].line,
-						     "key", e[i].syntax ? NULL : e[i].key,
-						     "error", e[i].message));
+		json_array_append_new(arr, json_pack("{s:i, s:o?, s:o}", "line", e[i].line,
+						     "key", e[i].syntax ? NULL : cli_str(e[i].key),
+						     "error", cli_str(e[i].message)));
 	return arr;
 }
 
 static void print_errors(const struct mmiotrap_policy *p)
 {
 	const struct mmiotrap_policy_problem *e;
+	char file[1024], key[4 * sizeof(e->key)], msg[4 * sizeof(e->message)];
 	int i, n = mmiotrap_policy_problems(p, &e);
 
+	/* One line each, whatever bytes the file's name, keys and values hold. */
 	for (i = 0; i < n; i++) {
+		cli_clean(e[i].file, file, sizeof(file));
+		cli_clean(e[i].message, msg, sizeof(msg));
 		if (e[i].syntax)
-			fprintf(stderr, "%s:%d: %s\n", e[i].file, e[i].line, e[i].message);
+			fprintf(stderr, "%s:%d: %s\n", file, e[i].line, msg);
 		else
-			fprintf(stderr, "%s:%d: key '%s': %s\n", e[i].file, e[i].line, e[i].key,
-				e[i].message);
+			fprintf(stderr, "%s:%d: key '%s': %s\n", file, e[i].line,
+				cli_clean(e[i].key, key, sizeof(key)), msg);
 	}
 }
 
@@ -79,10 +83,10 @@ static int do_validate(struct cli *cli)
 	regions = mmiotrap_policy_regions(p);
 	file = mmiotrap_policy_file(p);
 	if (cli->json && valid)
-		cli_json(cli, json_pack("{s:s, s:b, s:i, s:i}", "file", file, "valid", true,
+		cli_json(cli, json_pack("{s:o, s:b, s:i, s:i}", "file", cli_str(file), "valid", true,
 					"vms", vms, "regions", regions));
 	else if (cli->json)
-		cli_json(cli, json_pack("{s:s, s:b, s:o}", "file", file, "valid", false,
+		cli_json(cli, json_pack("{s:o, s:b, s:o}", "file", cli_str(file), "valid", false,
 					"errors", errors_json(p)));
 	else if (valid)
 		printf("%s: valid, %d VM%s, %d region%s\n", file, vms, vms == 1 ? "" : "s",
@@ -97,8 +101,8 @@ static int do_validate(struct cli *cli)
 static int invalid(const struct cli *cli, const struct mmiotrap_policy *p)
 {
 	if (cli->json)
-		cli_json(cli, json_pack("{s:s, s:s, s:o}", "error", "not a valid policy: nothing applied",
-					"file", mmiotrap_policy_file(p), "errors", errors_json(p)));
+		cli_json(cli, json_pack("{s:s, s:o, s:o}", "error", "not a valid policy: nothing applied",
+					"file", cli_str(mmiotrap_policy_file(p)), "errors", errors_json(p)));
 	else
 		print_errors(p);
 	return 1;

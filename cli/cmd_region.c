@@ -172,14 +172,21 @@ struct decoder_args {
 static int keep_decoder_option(struct cli *cli, const char *option, const char *val,
 			       struct decoder_args *a)
 {
-	bool flag = false;
-	int d;
+	const struct mmiotrap_decoder_param *param;
+	bool flag = false, fields = false;
+	int d, i;
 
 	if (a->n == (int)(sizeof(a->arg) / sizeof(a->arg[0])))
 		return cli_error(cli, "too many decoder options");
-	for (d = 0; d < MMIOTRAP_DECODER_MAX; d++)
-		flag |= mmiotrap_decoder_param(d, option) &&
-			mmiotrap_decoder_param(d, option)->kind == MMIOTRAP_PARAM_FLAG;
+	for (d = 0; d < MMIOTRAP_DECODER_MAX; d++) {
+		param = mmiotrap_decoder_param(d, option);
+		flag |= param && param->kind == MMIOTRAP_PARAM_FLAG;
+		fields |= param && param->kind == MMIOTRAP_PARAM_FIELDS;
+	}
+	/* Only fields come one option each; a second value of any other is an error. */
+	for (i = 0; i < a->n && !fields; i++)
+		if (!strcmp(a->arg[i].option, option))
+			return cli_error(cli, "--%s given twice", option);
 	/* A flag takes no value: give the word back. */
 	if (flag && val) {
 		cli->argc++;
@@ -260,17 +267,14 @@ static int parse_add(struct cli *cli, struct add_args *a)
 	bool have_vm = false, have_addr = false, have_len = false;
 	struct decoder_args dec = {};
 	const char *word, *val, *opt;
+	unsigned int seen = 0;
 	int d;
-	__u64 n;
 
 	while ((word = cli_next(cli))) {
 		val = cli_next(cli);
 		if (cli_is(word, "--vm")) {
-			if (cli_u64(cli, word, val, &n))
+			if (cli_once(cli, word, &seen, 1) || cli_pid(cli, word, val, &a->vm))
 				return 1;
-			if (!n || n > 0x7fffffff)
-				return cli_error(cli, "bad --vm '%s': not a pid", val);
-			a->vm = n;
 			have_vm = true;
 		} else if (cli_is(word, "--mmio") || cli_is(word, "--pio")) {
 			if (have_addr)
@@ -280,17 +284,21 @@ static int parse_add(struct cli *cli, struct add_args *a)
 			a->bus = cli_is(word, "--pio") ? MMIOTRAP_BUS_PIO : MMIOTRAP_BUS_MMIO;
 			have_addr = true;
 		} else if (cli_is(word, "--len")) {
-			if (cli_u64(cli, word, val, &a->len))
+			if (cli_once(cli, word, &seen, 2) || cli_u64(cli, word, val, &a->len))
 				return 1;
 			have_len = true;
 		} else if (cli_is(word, "--width")) {
-			if (parse_widths(cli, val, &o->widths))
+			if (cli_once(cli, word, &seen, 4) || parse_widths(cli, val, &o->widths))
 				return 1;
 		} else if (cli_is(word, "--name")) {
+			if (cli_once(cli, word, &seen, 8))
+				return 1;
 			if (!val)
 				return cli_error(cli, "--name needs a value");
 			o->name = val;
 		} else if (cli_is(word, "--decoder")) {
+			if (cli_once(cli, word, &seen, 16))
+				return 1;
 			d = mmiotrap_decoder_by_name(val);
 			if (d < 0)
 				return cli_error(cli, "bad --decoder '%s': raw, nvme, virtio-pci, virtio-legacy or bitfield",

@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 		{}
 	};
 	struct cli cli = { .opts.sz = sizeof(cli.opts) };
-	int opt;
+	int opt, roots = 0;
 
 	cli.opts.pin_root = getenv("MMIOTRAP_PIN_ROOT");
 	if (!cli.opts.pin_root || !*cli.opts.pin_root)
@@ -47,6 +47,7 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			cli.opts.pin_root = optarg;
+			roots++;
 			break;
 		case 'h':
 			cli.argc = 1;
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (roots > 1)
+		return cli_error(&cli, "--pin-root given twice");
 	if (!*cli.opts.pin_root)
 		return cli_error(&cli, "--pin-root '': an empty path names no instance");
 	/* The library's say goes into our one error line, in the output mode. */

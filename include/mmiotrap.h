@@ -265,6 +265,14 @@ bool mmiotrap_valid_name(const char *name);
 bool mmiotrap_overlap(__u64 a, __u64 alen, __u64 b, __u64 blen);
 
 /*
+ * Numbers, as the command line and policy files write them: all of @s,
+ * decimal without a leading 0 or 0x hex, no sign, no blanks. 0 with *@val
+ * set; -EINVAL when @s is no number, -ERANGE when it is larger than @max
+ * (or than 64 bits), *@val untouched.
+ */
+int mmiotrap_parse_u64(const char *s, __u64 max, __u64 *val);
+
+/*
  * How many of the MMIOTRAP_INDEX_ENTRIES address-index entries a region of
  * [addr, addr + len) takes: its maximal aligned power-of-two blocks.
  */

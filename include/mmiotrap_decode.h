@@ -54,6 +54,7 @@ static __always_inline void mmiotrap_decode_virtio_pci(const struct mmiotrap_reg
 	const struct mmiotrap_virtio_params *p = &r->params.virtio;
 	__u64 off = addr - p->notify_base;
 	__u64 m = p->multiplier;
+	__u64 q;
 
 	if (p->flags & MMIOTRAP_VIRTIO_NOTIFICATION_DATA) {
 		d->field[0] = (value >> 16) & 0x7fff;
@@ -65,8 +66,10 @@ static __always_inline void mmiotrap_decode_virtio_pci(const struct mmiotrap_reg
 		d->kind = MMIOTRAP_KIND_OFF_GRID;
 		return;
 	}
-	d->queue = m ? off / m : value & 0xffff;
-	d->kind = d->queue < p->queues ? MMIOTRAP_KIND_NOTIFY : MMIOTRAP_KIND_BAD_QUEUE;
+	/* Checked in 64 bits: queue 2^32 + 1 must not pass for queue 1. */
+	q = m ? off / m : value & 0xffff;
+	d->queue = q > 0xffffffff ? 0xffffffff : q;
+	d->kind = q < p->queues ? MMIOTRAP_KIND_NOTIFY : MMIOTRAP_KIND_BAD_QUEUE;
 }
 
 /* Legacy virtio-pci: the 16-bit queue index written to QUEUE_NOTIFY. */

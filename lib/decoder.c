@@ -5,12 +5,10 @@
  * every printer read it; adding a decoder is its params struct, its decode
  * function in mmiotrap_decode.h and its row here.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "internal.h"
 
 #define NUMBER(NAME, OPTION, TYPE, MEMBER, MIN, MAX, REQUIRED, HEX) {		\
@@ -273,18 +271,16 @@ bool mmiotrap_decoded_fields(const struct mmiotrap_region *r, const char *names[
 	}
 }
 
+/* The first @len characters of @s, a number by mmiotrap_parse_u64(). */
 static bool parse_number(const char *s, size_t len, __u64 *val)
 {
-	char buf[32], *end;
+	char buf[32];
 
-	if (!len || len >= sizeof(buf) || !isxdigit((unsigned char)*s))
+	if (len >= sizeof(buf))
 		return false;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	/* 0x hex or decimal; a leading 0 is not octal. */
-	errno = 0;
-	*val = strtoull(buf, &end, strncasecmp(buf, "0x", 2) ? 10 : 16);
-	return !errno && !*end;
+	return !mmiotrap_parse_u64(buf, ~0ULL, val);
 }
 
 /* What is wrong with field "NAME:MASK:SHIFT", into @msg; its parts into @f. */
@@ -326,8 +322,13 @@ int mmiotrap_bitfield_parse(struct mmiotrap_bitfield_params *b, const char *arg)
 		pr_warn("%s\n", msg);
 		return -EINVAL;
 	}
-	for (i = 0; i < MMIOTRAP_FIELDS && b->mask[i]; i++)
-		;
+	/* The fields are members of each event's JSON object: one each. */
+	for (i = 0; i < MMIOTRAP_FIELDS && b->mask[i]; i++) {
+		if (!strcmp(b->name[i], f.name[0])) {
+			pr_warn("field '%s' given twice\n", f.name[0]);
+			return -EINVAL;
+		}
+	}
 	if (i == MMIOTRAP_FIELDS) {
 		pr_warn("%d fields at most\n", MMIOTRAP_FIELDS);
 		return -E2BIG;

@@ -90,5 +90,7 @@ bool instance_live(const struct mmiotrap *mt);
 
 /* proc.c */
 int proc_start_ticks(__u32 pid, __u64 *ticks);
+/* @pid is a process, not another's thread: 0, -ESRCH, or -EINVAL (pr_warn says whose). */
+int proc_check_vmm(__u32 pid);
 
 #endif /* MMIOTRAP_INTERNAL_H */

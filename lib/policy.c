@@ -19,6 +19,17 @@
 #define ALWAYS		(~0U)
 #define PID_MAX		0x7fffffff
 
+/*
+ * The work a file can cause is bounded: its size, its nesting (libyaml's
+ * scanner is quadratic in it), its aliases and what they expand to (an
+ * 18 KB file of aliases made a million regions), and its regions, which
+ * the instance holds no more of anyway.
+ */
+#define MAX_BYTES	(8 << 20)
+#define MAX_DEPTH	32
+#define MAX_ALIASES	256
+#define MAX_NODES	(1 << 20)
+#define MAX_REGIONS	(1 << 17)
 
 /* What a node holds. A plain scalar is typed by its text, as YAML does. */
 enum type { T_NULL, T_BOOL, T_NUMBER, T_STRING, T_LIST, T_MAPPING };
@@ -42,6 +53,7 @@ struct parser {
 	struct mmiotrap_policy *p;
 	yaml_document_t doc;
 	bool oom;
+	bool full;	/* MAX_REGIONS parsed: said once */
 	struct key region_keys[32];	/* region_keys, then the decoder table's; {} ends them */
 };
 
@@ -171,10 +183,11 @@ static bool looks_numeric(const char *s)
 	return !*end;
 }
 
+static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE", NULL };
+
 static enum type type_of(const yaml_node_t *n)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
-	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE", NULL };
 	const char *s;
 
 	if (n->type == YAML_SEQUENCE_NODE)
@@ -191,37 +204,32 @@ static enum type type_of(const yaml_node_t *n)
 	return looks_numeric(s) ? T_NUMBER : T_STRING;
 }
 
+/*
+ * A value's type is the one its key wants, whatever its tag or quoting:
+ * "0x10" is a number where a number is wanted, null a name where a name
+ * is. Only the shape (scalar, list, mapping) must match.
+ */
 static bool want(struct parser *ps, const yaml_node_t *n, const char *key, enum type t)
 {
 	enum type got = type_of(n);
 
-	if (got == t)
+	if (got == t || (n->type == YAML_SCALAR_NODE && t != T_LIST && t != T_MAPPING))
 		return true;
 	return error_at(ps, n, key, "want %s, got %s", type_names[t], type_names[got]);
-}
-
-/* Decimal without a leading zero or 0x hex: what YAML 1.1 and 1.2 agree on. */
-static bool number_syntax(const char *s)
-{
-	if (s[0] == '0' && s[1] == 'x')
-		return s[2] && strspn(s + 2, "0123456789abcdefABCDEF") == strlen(s + 2);
-	if (s[0] == '0')
-		return !s[1];
-	return strspn(s, "0123456789") == strlen(s);
 }
 
 static bool get_number(struct parser *ps, const yaml_node_t *n, const char *key,
 		       __u64 min, __u64 max, __u64 *val)
 {
 	const char *s = text(n);
+	int err;
 
 	if (!want(ps, n, key, T_NUMBER))
 		return false;
-	if (!number_syntax(s))
+	err = strlen(s) == n->data.scalar.length ? mmiotrap_parse_u64(s, ~0ULL, val) : -EINVAL;
+	if (err == -EINVAL)
 		return error_at(ps, n, key, "bad number '%s': want decimal or 0x hex, 0 or more", s);
-	errno = 0;
-	*val = strtoull(s, NULL, 0);
-	if (errno)
+	if (err)
 		return error_at(ps, n, key, "%s does not fit in 64 bits", s);
 	if (*val < min)
 		return error_at(ps, n, key, "must be at least %llu", min);
@@ -260,8 +268,9 @@ static int get_choice(struct parser *ps, const yaml_node_t *n, const char *key,
 
 static bool get_bool(struct parser *ps, const yaml_node_t *n, const char *key, bool *val)
 {
-	if (!want(ps, n, key, T_BOOL))
-		return false;
+	*val = false;
+	if (n->type != YAML_SCALAR_NODE || !is_word(text(n), bools))
+		return error_at(ps, n, key, "want a bool, got %s", type_names[type_of(n)]);
 	*val = tolower((unsigned char)text(n)[0]) == 't';
 	return true;
 }
@@ -617,11 +626,19 @@ static void check_range(struct parser *ps, struct policy_region *r, const struct
 static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 {
 	struct mmiotrap_policy *p = ps->p;
-	struct policy_region *r = grow(ps, p->regions, p->nregions, sizeof(*r));
+	struct policy_region *r;
 	struct walk w = { .keys = ps->region_keys, .what = "a region", .dec_bit = ALWAYS };
 	char what[64] = "a region";
 	yaml_node_t *dec;
 
+	if (p->nregions == MAX_REGIONS) {
+		if (!ps->full)
+			error_at(ps, map, "regions", "more than %d regions: a policy holds no more",
+				 MAX_REGIONS);
+		ps->full = true;
+		return;
+	}
+	r = grow(ps, p->regions, p->nregions, sizeof(*r));
 	if (!r)
 		return;
 	p->regions = r;
@@ -797,17 +814,113 @@ static void no_more(struct parser *ps, yaml_parser_t *yp, const char *buf)
 	yaml_document_delete(&ps->doc);
 }
 
+/*
+ * Nesting and aliases, from the events, before libyaml builds a document
+ * of them. A syntax error is left to the load, which says it with its line.
+ */
+static bool within_bounds(struct parser *ps, const char *buf, size_t len)
+{
+	int depth = 0, aliases = 0, line = 0;
+	yaml_parser_t yp;
+	yaml_event_t ev;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&yp)) {
+		ps->oom = true;
+		return false;
+	}
+	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
+	while (!done && !line && yaml_parser_parse(&yp, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		aliases += ev.type == YAML_ALIAS_EVENT;
+		done = ev.type == YAML_STREAM_END_EVENT;
+		if (depth > MAX_DEPTH || aliases > MAX_ALIASES)
+			line = ev.start_mark.line + 1;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&yp);
+	if (depth > MAX_DEPTH)
+		syntax_error(ps, line, "nested deeper than %d levels", MAX_DEPTH);
+	else if (aliases > MAX_ALIASES)
+		syntax_error(ps, line, "more than %d aliases", MAX_ALIASES);
+	return !line;
+}
+
+/*
+ * Node @i as the walk sees it, aliases expanded: its count of nodes into
+ * @size[i] (-1 while counting it, so that an alias of its own anchor shows).
+ * Returns false past MAX_NODES or on such a cycle.
+ */
+static bool expanded(struct parser *ps, int i, long *size)
+{
+	yaml_node_t *n = node(ps, i);
+	yaml_node_item_t *it;
+	yaml_node_pair_t *pair;
+	long sum = 1;
+
+	if (size[i - 1] < 0)
+		return false;
+	if (size[i - 1])
+		return true;
+	size[i - 1] = -1;
+	if (n->type == YAML_SEQUENCE_NODE) {
+		for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+			if (!expanded(ps, *it, size))
+				return false;
+			sum += size[*it - 1];
+			if (sum > MAX_NODES)
+				return false;
+		}
+	} else if (n->type == YAML_MAPPING_NODE) {
+		for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+			if (!expanded(ps, pair->key, size) || !expanded(ps, pair->value, size))
+				return false;
+			sum += size[pair->key - 1] + size[pair->value - 1];
+			if (sum > MAX_NODES)
+				return false;
+		}
+	}
+	size[i - 1] = sum;
+	return true;
+}
+
+static bool small_enough(struct parser *ps)
+{
+	long nodes = ps->doc.nodes.top - ps->doc.nodes.start;
+	long *size;
+	bool ok;
+
+	if (!nodes)
+		return true;
+	size = calloc(nodes, sizeof(*size));
+	if (!size) {
+		ps->oom = true;
+		return false;
+	}
+	ok = expanded(ps, 1, size);
+	free(size);
+	if (!ok)
+		syntax_error(ps, 1, "aliases expand it past %d nodes, or into themselves", MAX_NODES);
+	return ok;
+}
+
 static void load(struct parser *ps, const char *buf, size_t len)
 {
 	yaml_parser_t yp;
 
+	if (!within_bounds(ps, buf, len))
+		return;
 	if (!yaml_parser_initialize(&yp)) {
 		ps->oom = true;
 		return;
 	}
 	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
 	if (yaml_parser_load(&yp, &ps->doc)) {
-		parse_document(ps);
+		if (small_enough(ps))
+			parse_document(ps);
 		yaml_document_delete(&ps->doc);
 		no_more(ps, &yp, buf);
 	} else {
@@ -816,7 +929,10 @@ static void load(struct parser *ps, const char *buf, size_t len)
 	yaml_parser_delete(&yp);
 }
 
-/* All of @f: a policy file is small, and reading it whole gives bad bytes a line. */
+/*
+ * All of @f: a policy file is small, and reading it whole gives bad bytes a
+ * line. -EFBIG past MAX_BYTES: /dev/zero is no policy.
+ */
 static int read_all(FILE *f, char **buf, size_t *len)
 {
 	size_t size = 0, n;
@@ -824,6 +940,10 @@ static int read_all(FILE *f, char **buf, size_t *len)
 
 	*len = 0;
 	do {
+		if (*len > MAX_BYTES) {
+			free(b);
+			return -EFBIG;
+		}
 		if (*len == size) {
 			size = size ? 2 * size : 4096;
 			more = realloc(b, size);
@@ -851,53 +971,152 @@ static bool same_vm(const struct policy_vm *a, const struct policy_vm *b)
 	return a->pid && a->pid == b->pid;
 }
 
-static bool overlap(const struct mmiotrap_policy *p, const struct policy_region *a,
-		    const struct policy_region *b)
+/*
+ * The checks across regions sort them, so that a file of many regions
+ * costs n log n: names are global, ranges per VM and bus.
+ */
+struct order {
+	const struct mmiotrap_policy *p;
+	const int *vm;		/* each VM's first equal VM: one key for one VM */
+};
+
+static struct order order;
+
+static int cmp_name(const void *a, const void *b)
 {
-	return a->want.len && b->want.len && a->want.bus == b->want.bus &&
-	       same_vm(&p->vms[a->vm], &p->vms[b->vm]) &&
-	       mmiotrap_overlap(a->want.addr, a->want.len, b->want.addr, b->want.len);
+	int x = *(const int *)a, y = *(const int *)b;
+	int c = strcmp(order.p->regions[x].name, order.p->regions[y].name);
+
+	return c ? c : x - y;
 }
 
-/* Region @i against those before it: names are global, ranges per VM and bus. */
-static void cross_check(struct parser *ps, int i)
+static int cmp_range(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	const struct policy_region *r = &order.p->regions[x], *s = &order.p->regions[y];
+
+	if (order.vm[r->vm] != order.vm[s->vm])
+		return order.vm[r->vm] - order.vm[s->vm];
+	if (r->want.bus != s->want.bus)
+		return r->want.bus - s->want.bus;
+	if (r->want.addr != s->want.addr)
+		return r->want.addr < s->want.addr ? -1 : 1;
+	return x - y;
+}
+
+/* Each later region of a name is said, naming the first. */
+static void names_twice(struct parser *ps, int *idx, int n)
 {
 	struct mmiotrap_policy *p = ps->p;
-	struct policy_region *a = &p->regions[i], *b;
-	bool named = false, overlapped = false;
-	int j;
+	const struct policy_region *a, *first = NULL;
+	int i;
 
-	for (j = 0; j < i; j++) {
-		b = &p->regions[j];
-		if (!named && *a->name && !strcmp(a->name, b->name)) {
+	qsort(idx, n, sizeof(*idx), cmp_name);
+	for (i = 0; i < n; i++) {
+		a = &p->regions[idx[i]];
+		if (!first || strcmp(a->name, first->name)) {
+			first = a;
+			continue;
+		}
+		if (*a->name)
 			error_line(ps, a->name_line, "name",
-				   "region '%s' is defined twice (first at line %d)",
-				   a->name, b->name_line);
-			named = true;
-		}
-		if (!overlapped && overlap(p, a, b)) {
-			error_line(ps, a->addr_line, "addr",
-				   "%s 0x%llx len 0x%llx overlaps region '%s' (line %d) of the same vm",
-				   bus_name(a->want.bus),
-				   (unsigned long long)a->want.addr, (unsigned long long)a->want.len,
-				   b->name, b->line);
-			overlapped = true;
-		}
+				   "region '%s' is defined twice (first at line %d)", a->name,
+				   first->name_line);
 	}
 }
 
-/* By line; a stable sort, so that one line's errors keep their order. */
-static void sort_errors(struct mmiotrap_policy *p)
+static void ranges_overlap(struct parser *ps, int *idx, int n, bool *said)
 {
-	struct mmiotrap_policy_problem e;
+	struct mmiotrap_policy *p = ps->p;
+	const struct policy_region *a, *b;
+	int i, far = -1;
+
+	qsort(idx, n, sizeof(*idx), cmp_range);
+	for (i = 0; i < n; i++) {
+		a = &p->regions[idx[i]];
+		if (!a->want.len)
+			continue;
+		b = far < 0 ? NULL : &p->regions[far];
+		if (b && (order.vm[a->vm] != order.vm[b->vm] || a->want.bus != b->want.bus))
+			b = NULL, far = -1;
+		if (b && a->want.addr - b->want.addr < b->want.len) {
+			const struct policy_region *late = idx[i] > far ? a : b, *early = late == a ? b : a;
+			int at = late == a ? idx[i] : far;
+
+			if (!said[at]) {
+				error_line(ps, late->addr_line, "addr",
+					   "%s 0x%llx len 0x%llx overlaps region '%s' (line %d) of the same vm",
+					   bus_name(late->want.bus), (unsigned long long)late->want.addr,
+					   (unsigned long long)late->want.len, early->name, early->line);
+				said[at] = true;
+			}
+		}
+		if (!b || a->want.addr + a->want.len - 1 > b->want.addr + b->want.len - 1)
+			far = idx[i];
+	}
+}
+
+static void cross_check(struct parser *ps)
+{
+	struct mmiotrap_policy *p = ps->p;
+	int *idx = calloc(p->nregions + 1, sizeof(*idx));
+	int *vm = calloc(p->nvms + 1, sizeof(*vm));
+	bool *said = calloc(p->nregions + 1, sizeof(*said));
 	int i, j;
 
-	for (i = 1; i < p->nproblems; i++) {
-		e = p->problems[i];
-		for (j = i; j > 0 && p->problems[j - 1].line > e.line; j--)
-			p->problems[j] = p->problems[j - 1];
-		p->problems[j] = e;
+	if (!idx || !vm || !said) {
+		ps->oom = true;
+		goto cleanup;
 	}
+	/* VMs are few beside their regions: pairwise is cheap here. */
+	for (i = 0; i < p->nvms; i++)
+		for (vm[i] = i, j = 0; j < i; j++)
+			if (same_vm(&p->vms[i], &p->vms[j])) {
+				vm[i] = vm[j];
+				break;
+			}
+	order = (struct order){ .p = p, .vm = vm };
+	for (i = 0; i < p->nregions; i++)
+		idx[i] = i;
+	names_twice(ps, idx, p->nregions);
+	ranges_overlap(ps, idx, p->nregions, said);
+cleanup:
+	free(idx);
+	free(vm);
+	free(said);
+}
+
+static const struct mmiotrap_policy_problem *sort_problems;
+
+static int cmp_pos(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	if (sort_problems[x].line != sort_problems[y].line)
+		return sort_problems[x].line - sort_problems[y].line;
+	return x - y;
+}
+
+/* By line, one line's problems in the order they were found. */
+static void sort_errors(struct mmiotrap_policy *p)
+{
+	struct mmiotrap_policy_problem *copy;
+	int *pos, i;
+
+	copy = malloc((p->nproblems + 1) * sizeof(*copy));
+	pos = malloc((p->nproblems + 1) * sizeof(*pos));
+	if (copy && pos) {
+		memcpy(copy, p->problems, p->nproblems * sizeof(*copy));
+		/* qsort is not stable: sort where each problem is, then take them in that order. */
+		for (i = 0; i < p->nproblems; i++)
+			pos[i] = i;
+		sort_problems = copy;
+		qsort(pos, p->nproblems, sizeof(*pos), cmp_pos);
+		for (i = 0; i < p->nproblems; i++)
+			p->problems[i] = copy[pos[i]];
+	}
+	free(copy);
+	free(pos);
 }
 
 static int policy_load(struct mmiotrap_policy *p, const char *file)
@@ -919,15 +1138,18 @@ static int policy_load(struct mmiotrap_policy *p, const char *file)
 	err = read_all(f, &buf, &len);
 	if (!std)
 		fclose(f);
+	if (err == -EFBIG) {
+		syntax_error(&ps, 1, "larger than %d KiB: no policy is", MAX_BYTES >> 10);
+		return ps.oom ? -ENOMEM : 0;
+	}
 	if (err)
 		return err;
 	add_param_keys(&ps);
 	load(&ps, buf, len);
 	free(buf);
-	for (i = 0; i < p->nregions; i++) {
-		cross_check(&ps, i);
+	cross_check(&ps);
+	for (i = 0; i < p->nregions; i++)
 		strcpy(p->regions[i].want.name, p->regions[i].name);
-	}
 	sort_errors(p);
 	return ps.oom ? -ENOMEM : 0;
 }

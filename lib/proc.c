@@ -41,6 +41,30 @@ int proc_start_ticks(__u32 pid, __u64 *ticks)
 	return 0;
 }
 
+int proc_check_vmm(__u32 pid)
+{
+	char path[64], line[128];
+	unsigned int tgid = 0;
+	FILE *f;
+
+	if (!pid)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f) && sscanf(line, "Tgid: %u", &tgid) != 1)
+		;
+	fclose(f);
+	/* /proc shows threads too, by their id, though readdir does not list them. */
+	if (tgid != pid) {
+		pr_warn("%u is a thread of process %u, not a process: give the VMM's pid\n",
+			pid, tgid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The element of a QEMU option at *@s, up to a lone ',', with ",," made ',', in place. */
 static char *next_element(char **s)
 {

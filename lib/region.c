@@ -570,11 +570,13 @@ int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want)
 	err = check_region(&r);
 	if (err)
 		return err;
-	err = proc_start_ticks(r.vm, &ticks);
-	if (err) {
+	err = proc_check_vmm(r.vm);
+	if (!err)
+		err = proc_start_ticks(r.vm, &ticks);
+	if (err == -ESRCH)
 		pr_warn("no process %u\n", r.vm);
+	if (err)
 		return err;
-	}
 	err = regions_lock(mt);
 	if (err)
 		return err;

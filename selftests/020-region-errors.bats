@@ -79,7 +79,7 @@ rejects() {
 		add --vm "$vm" --mmio 0xfffffffffffffff0 --len 0x11
 	rejects "pio 0xfffe len 0x4 runs past the end of the 64 KiB port space" \
 		add --vm "$vm" --pio 0xfffe --len 4
-	rejects "bad --len '0x10000000000000000': not a number" \
+	rejects "bad --len '0x10000000000000000': too large for 64 bits" \
 		add --vm "$vm" --mmio 0 --len 0x10000000000000000
 	run "$MT" region add --vm "$vm" --mmio 0xfffffffffffffff0 --len 0x10
 	assert_success
@@ -142,4 +142,68 @@ rejects() {
 	run "$MT" -j region list
 	assert_equal "$(jq -c '.[0]' <<<"$output")" \
 		"{\"id\":1,\"name\":\"db0\",\"vm\":$vm,\"bus\":\"mmio\",\"addr\":3489660928,\"len\":4096,\"widths\":[1,2,4,8],\"fast_widths\":[],\"want_fast\":[],\"decoder\":\"raw\",\"action\":\"ring\",\"policy\":false,\"stale\":false}"
+}
+
+@test "numbers are all digits, decimal or 0x hex, and too large says so" {
+	rejects "bad --len '+4': not a number" add --vm "$vm" --mmio 0xe0000000 --len +4
+	rejects "bad --len ' 4': not a number" add --vm "$vm" --mmio 0xe0000000 --len ' 4'
+	rejects "bad --len '010': not a number" add --vm "$vm" --mmio 0xe0000000 --len 010
+	rejects "bad --len '0x': not a number" add --vm "$vm" --mmio 0xe0000000 --len 0x
+	rejects "bad --len '0x10000000000000000': too large for 64 bits" \
+		add --vm "$vm" --mmio 0 --len 0x10000000000000000
+	rejects "bad --mmio '99999999999999999999999': too large for 64 bits" \
+		add --vm "$vm" --mmio 99999999999999999999999 --len 4
+	rejects "bad --vm '4294967297': too large, at most 2147483647" \
+		add --vm 4294967297 --mmio 0xe0000000 --len 4
+}
+
+@test "a region id is a whole number: 4294967297 and +1 are not region 1" {
+	rejects "bad region id '4294967297': too large, at most 4294967295" del 4294967297
+	rejects "no region '+1'" del +1
+	rejects "no region ' 1'" del ' 1'
+	rejects "no region '01'" del 01
+}
+
+@test "errors are one line of valid JSON whatever bytes the input holds" {
+	rejects 'no region '\''\xff'\''' del $'\xff'
+	rejects 'no region '\''a\x0ab'\''' del $'a\nb'
+	rejects 'no region '\''\xc3'\''' del $'\xc3'
+	long=$(printf 'é%.0s' $(seq 400))
+	run "$MT" -j region del "$long"
+	assert_failure
+	assert_equal "$(jq -r 'keys[0]' <<<"$output")" error
+	run "$MT" region del "$long"
+	assert_equal "${#lines[@]}" 1
+}
+
+@test "a single-valued option given twice is refused" {
+	rejects "--vm given twice" add --vm "$vm" --vm "$vm" --mmio 0xe0000000 --len 4
+	rejects "--len given twice" add --vm "$vm" --mmio 0xe0000000 --len 4 --len 8
+	rejects "--name given twice" add --vm "$vm" --mmio 0xe0000000 --len 4 --name a --name b
+	rejects "--decoder given twice" add --vm "$vm" --mmio 0xe0000000 --len 4 --decoder raw \
+		--decoder raw
+	rejects "--width given twice" add --vm "$vm" --mmio 0xe0000000 --len 4 --width 4 --width 8
+	rejects "--queues given twice" add --vm "$vm" --mmio 0xe0000000 --len 0x1000 \
+		--decoder nvme --bar0 0xdffff000 --queues 1 --queues 2
+	rejects "bad --field 'a:0xff:8': field 'a' given twice" add --vm "$vm" --mmio 0xe0000000 \
+		--len 4 --decoder bitfield --field a:0xff:0 --field a:0xff:8
+	run "$MT" --pin-root /sys/fs/bpf/a --pin-root /sys/fs/bpf/b status
+	assert_failure
+	assert_output "mmiotrap: --pin-root given twice"
+}
+
+@test "--vm names a process, not one of its threads" {
+	python3 -c 'import threading, time
+threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+time.sleep(1000)' 3>&- &
+	tpid=$!
+	for i in $(seq 100); do
+		tid=$(ls "/proc/$tpid/task" | grep -vx "$tpid" | head -1)
+		[ -z "$tid" ] || break
+		sleep 0.05
+	done
+	[ -n "$tid" ] || { kill "$tpid"; fail "no thread of $tpid"; }
+	rejects "$tid is a thread of process $tpid, not a process: give the VMM's pid" \
+		add --vm "$tid" --mmio 0xe0000000 --len 4
+	kill "$tpid"
 }

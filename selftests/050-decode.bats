@@ -114,7 +114,9 @@ decoded() {
 	run "$MT" region add --vm $$ --mmio 0xfebf1000 --len 8 --field a:1:0
 	assert_failure
 	assert_output "mmiotrap: --field is no option of --decoder raw"
-	run "$MT" region add --vm $$ --pio 0x600 --len 4 --decoder bitfield --field a:010:0x10
+	run "$MT" region add --vm $$ --pio 0x700 --len 4 --decoder bitfield --field a:010:0x10
+	assert_output "mmiotrap: bad --field 'a:010:0x10': want NAME:MASK:SHIFT, MASK not 0"
+	run "$MT" region add --vm $$ --pio 0x600 --len 4 --decoder bitfield --field a:10:0x10
 	assert_success
 	assert_output --partial "bitfield a:0xa:16"
 	run "$MT" region add --vm $$ --pio 0x700 --len 4 --decoder bitfield --field a:-1:0

@@ -137,7 +137,7 @@ two_vms() {
 	    colour: red
 	    regions:
 	      - name: a
-	        addr: "0xfebf1000"
+	        addr: {at: 0xfebf1000}
 	        len: [4]
 	        mode: turbo
 	        bus: isa
@@ -161,7 +161,7 @@ two_vms() {
 	EOF
 	invalid "$f" \
 		"3: key 'colour': unknown key in a vms entry" \
-		"6: key 'addr': want a number, got a string" \
+		"6: key 'addr': want a number, got a mapping" \
 		"7: key 'len': want a number, got a list" \
 		"8: key 'mode': want slow or fast, got 'turbo'" \
 		"9: key 'bus': want mmio or pio, got 'isa'" \
@@ -522,11 +522,11 @@ refused() {
 	# Opening takes turns with loads (1 flock call); removals and adds each
 	# lock the maps: remove web1-nvme, db-bits, db-net (2 flock calls each),
 	# add web1-nvme (2): the 10th call, adding db-net, fails.
-	run strace -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=10 "$MT" policy apply "$policy"
+	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=10 "$MT" policy apply "$policy"
 	assert_failure
 	assert_output "mmiotrap: cannot add region 'db-net': Input/output error; nothing changed"
 	assert_equal "$(snapshot)" "$before"
-	run strace -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=4 "$MT" -j policy apply "$policy"
+	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=4 "$MT" -j policy apply "$policy"
 	assert_failure
 	assert_output '{"error":"cannot remove region '\''db-bits'\'': Input/output error; nothing changed"}'
 	assert_equal "$(snapshot)" "$before"
@@ -638,4 +638,51 @@ vms:
 	assert_success
 	assert_equal "$(jq -s -c 'map([.kind, .queue, .value])' <<<"$output")" \
 		'[["sq_tail",0,5],["sq_tail",0,6],["cq_head",0,3],["sq_tail",1,9],["bad_queue",2,2]]'
+}
+
+@test "a value's type is what its key wants, whatever its quoting or tag" {
+	f=$BATS_TEST_TMPDIR/typed.yaml
+	cat >"$f" <<-'EOF'
+	vms:
+	  - vm: {pid: "1"}
+	    regions:
+	      - {name: null, addr: "0x10", len: !!str 4}
+	      - {name: "on", addr: '0x20', len: 1, widths: ["4"]}
+	      - {name: b, addr: "+1", len: " 1"}
+	EOF
+	invalid "$f" \
+		"6: key 'addr': bad number '+1': want decimal or 0x hex, 0 or more" \
+		"6: key 'len': bad number ' 1': want decimal or 0x hex, 0 or more"
+}
+
+@test "the work a file can cause is bounded: size, nesting, aliases, regions" {
+	f=$BATS_TEST_TMPDIR/hostile.yaml
+	run timeout 10 "$MT" policy validate /dev/zero
+	assert_failure 1
+	assert_output "/dev/zero:1: larger than 8192 KiB: no policy is"
+	# An 18 KB file of aliases once expanded to a million regions.
+	{
+		echo 'a0: &a0 {name: x, addr: 0, len: 1}'
+		for i in $(seq 1 19); do
+			printf 'a%d: &a%d [*a%d' "$i" "$i" $((i - 1))
+			printf ', *a%d' $(yes $((i - 1)) | head -9)
+			echo ']'
+		done
+		echo 'vms: [{vm: {pid: 1}, regions: *a19}]'
+	} >"$f"
+	run timeout 10 "$MT" policy validate "$f"
+	assert_failure 1
+	assert_output "$f:1: aliases expand it past 1048576 nodes, or into themselves"
+	echo 'vms: &x [*x]' >"$f"
+	run timeout 10 "$MT" policy validate "$f"
+	assert_output "$f:1: aliases expand it past 1048576 nodes, or into themselves"
+	printf 'vms: %s%s\n' "$(printf '[%.0s' $(seq 50000))" "$(printf ']%.0s' $(seq 50000))" >"$f"
+	run timeout 10 "$MT" policy validate "$f"
+	assert_failure 1
+	assert_output "$f:1: nested deeper than 32 levels"
+	python3 -c 'print("vms:\n  - vm: {pid: 1}\n    regions:\n" +
+		"".join("      - {name: r%d, addr: %d, len: 1}\n" % (i, i * 16) for i in range(131080)))' >"$f"
+	run timeout 10 "$MT" policy validate "$f"
+	assert_failure 1
+	assert_output "$f:131076: key 'regions': more than 131072 regions: a policy holds no more"
 }

@@ -240,3 +240,9 @@ emulate() {
 report_is() {
 	assert_equal "$(jq -c "$1" <<<"$report")" "$2"
 }
+
+# traced STRACE-ARGS...: strace, with LeakSanitizer off for what it runs
+# (it cannot work under ptrace); AddressSanitizer and UBSan stay on.
+traced() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"
+}

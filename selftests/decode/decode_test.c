@@ -54,6 +54,8 @@ static const struct expect cases[] = {
 	{ "virtio off the grid", VIRTIO(4, 8, 0), NOTIFY + 2, 0, { K(OFF_GRID) } },
 	{ "virtio one address, another address", VIRTIO(0, 8, 0), NOTIFY + 4, 1, { K(OFF_GRID) } },
 	{ "virtio beyond the queues", VIRTIO(4, 8, 0), NOTIFY + 32, 8, { K(BAD_QUEUE), 8 } },
+	{ "virtio queue 2^32 + 1 is not queue 1", VIRTIO(4, 8, 0), NOTIFY + 4 * 0x100000001ULL, 0,
+	  { K(BAD_QUEUE), 0xffffffff } },
 	{ "virtio notification data, split", VIRTIO(4, 8, ND), NOTIFY + 4, 0x80050001,
 	  { K(NOTIFY), 1, { 5, 1, 0x8005 } } },
 	{ "virtio notification data, packed", VIRTIO(4, 8, ND | PACKED), NOTIFY + 4, 0x7fff0001,
