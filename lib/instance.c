@@ -162,6 +162,13 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 		err = map_by_id(mt, MAP_ROUTES, sizeof(*mt->routes), (const void **)&mt->routes);
 	if (err)
 		goto cleanup;
+	/* A change cut short is repaired before anyone reads the table. */
+	if (mt->slots[0].value) {
+		err = regions_lock(mt);
+		if (err)
+			goto cleanup;
+		regions_unlock(mt);
+	}
 	*mtp = mt;
 	return 0;
 
@@ -239,13 +246,21 @@ int mmiotrap_region_latest(struct mmiotrap *mt, __u32 id, struct mmiotrap_slot *
 	return 0;
 }
 
+/* Whoever takes the lock first finishes a change a killed process began. */
 int regions_lock(struct mmiotrap *mt)
 {
+	int err;
+
 	pthread_mutex_lock(&mt->lock);
-	if (!flock(mt->maps_dir_fd, LOCK_EX))
-		return 0;
-	pthread_mutex_unlock(&mt->lock);
-	return -errno;
+	if (flock(mt->maps_dir_fd, LOCK_EX)) {
+		err = -errno;
+		pthread_mutex_unlock(&mt->lock);
+		return err;
+	}
+	err = regions_replay(mt);
+	if (err)
+		regions_unlock(mt);
+	return err;
 }
 
 void regions_unlock(struct mmiotrap *mt)

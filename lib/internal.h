@@ -63,6 +63,7 @@ void regions_unlock(struct mmiotrap *mt);
 
 /* region.c */
 struct mmiotrap_region *table_read(struct mmiotrap *mt);
+int regions_replay(struct mmiotrap *mt);
 size_t by_id_size(const struct mmiotrap *mt, size_t value_size);
 int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want);
 int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r);

@@ -56,16 +56,19 @@ static struct mmiotrap_index_key block_key(const struct mmiotrap_region *r,
 	};
 }
 
-static void index_remove(struct mmiotrap *mt, const struct mmiotrap_region *r, int upto)
+/* Every block that is there goes; one already gone is no error. */
+static int index_remove(struct mmiotrap *mt, const struct mmiotrap_region *r, int upto)
 {
 	struct block b[MAX_BLOCKS];
 	struct mmiotrap_index_key key;
-	int i, n = split_blocks(r->addr, r->len, b);
+	int i, err = 0, n = split_blocks(r->addr, r->len, b);
 
 	for (i = 0; i < n && i < upto; i++) {
 		key = block_key(r, &b[i]);
-		bpf_map_delete_elem(mt->map_fd[MAP_ADDR_INDEX], &key);
+		if (bpf_map_delete_elem(mt->map_fd[MAP_ADDR_INDEX], &key) && errno != ENOENT)
+			err = -errno;
 	}
+	return err;
 }
 
 static int index_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
@@ -292,21 +295,66 @@ static int route_clear(struct mmiotrap *mt, __u32 id)
 	return bpf_map_update_elem(mt->map_fd[MAP_ROUTES], &id, &none, 0) ? -errno : 0;
 }
 
-/* The index first: from then on the trap cannot find the region. */
-static int region_remove(struct mmiotrap *mt, __u32 id)
+/*
+ * A region change is several map writes. Before the first, slots[0]
+ * notes the region (and its VM) it is about; after the last, the note
+ * goes. A process killed in between leaves the note, and the next to take
+ * the lock removes that region whole, whatever of it was written: an add
+ * is all or nothing, a delete is all.
+ */
+static int note(struct mmiotrap *mt, __u32 id, __u32 vm)
 {
-	const struct mmiotrap_region *tab = mt->regions;
-	struct mmiotrap_region empty = {}, r = tab[id];
+	const volatile struct mmiotrap_slot *s = mt->slots;
+	struct mmiotrap_slot slot = {
+		.seq = s->seq, .value = (__u64)vm << 32 | id, .reserved = s->reserved,
+	};
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(mt->map_fd[MAP_SLOTS], &zero, &slot, 0) ? -errno : 0;
+}
+
+/* The index first: from then on the trap cannot find the region. */
+static int remove_whole(struct mmiotrap *mt, __u32 id, __u32 vm)
+{
+	struct mmiotrap_region empty = {}, r = mt->regions[id];
 	int err;
 
-	index_remove(mt, &r, MAX_BLOCKS);
-	err = route_clear(mt, id);
+	err = r.len ? index_remove(mt, &r, MAX_BLOCKS) : 0;
+	if (!err)
+		err = route_clear(mt, id);
 	if (!err && bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0))
 		err = -errno;
-	if (err)
-		return err;
-	err = bump_version(mt);
-	return err ? err : vm_update(mt, r.vm);
+	if (!err)
+		err = bump_version(mt);
+	if (!err)
+		err = vm_update(mt, vm);
+	return err;
+}
+
+static int region_remove(struct mmiotrap *mt, __u32 id)
+{
+	int err;
+
+	err = note(mt, id, mt->regions[id].vm);
+	if (!err)
+		err = remove_whole(mt, id, mt->regions[id].vm);
+	return err ?: note(mt, 0, 0);
+}
+
+/* Under the lock, before anything else: finish what a killed process began. */
+int regions_replay(struct mmiotrap *mt)
+{
+	__u64 n = ((const volatile struct mmiotrap_slot *)mt->slots)->value;
+	__u32 id = n, vm = n >> 32;
+	int err;
+
+	if (!n)
+		return 0;
+	if (id >= mt->nids)
+		return note(mt, 0, 0);
+	pr_info("a change of region %u was cut short: what was made of it goes\n", id);
+	err = remove_whole(mt, id, vm);
+	return err ?: note(mt, 0, 0);
 }
 
 /* Regions of an exited process whose pid @pid names again can never match. */
@@ -508,26 +556,28 @@ static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 	__u32 id = r->id;
 	int err;
 
-	err = reset_id(mt, id);
+	err = note(mt, id, r->vm);
+	if (!err)
+		err = reset_id(mt, id);
 	if (!err)
 		err = route_of(mt, r, &route);
 	if (!err && bpf_map_update_elem(mt->map_fd[MAP_ROUTES], &id, &route, 0))
 		err = -errno;
 	if (!err && bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, r, 0))
 		err = -errno;
-	if (err)
-		return err;
-	err = vm_update(mt, r->vm);
+	if (!err)
+		err = vm_update(mt, r->vm);
 	if (!err)
 		err = set_version(mt, r->gen);
 	if (!err)
 		err = index_insert(mt, r);
-	if (err) {
-		if (err == -ENOBUFS)
-			pr_warn("the address index is full: %u blocks (mmiotrap load --index-entries raises it)\n",
-				mt->index_entries);
-		region_remove(mt, id);
-	}
+	if (!err)
+		return note(mt, 0, 0);
+	if (err == -ENOBUFS)
+		pr_warn("the address index is full: %u blocks (mmiotrap load --index-entries raises it)\n",
+			mt->index_entries);
+	if (!remove_whole(mt, id, r->vm))
+		note(mt, 0, 0);
 	return err;
 }
 

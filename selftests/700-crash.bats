@@ -121,16 +121,6 @@ sweep() {
 	fail "$* left states neither before, after nor repaired:"$'\n'"$problems"
 }
 
-# lib/region.c writes a region, then its VM entry, then its address index,
-# and deletes in the other order, with nothing that notices a cut between:
-# a kill there leaves a region listed as live that captures nothing, or
-# index entries of no region that make the next add fail with EEXIST.
-# MMIOTRAP_CRASH_KNOWN=1 runs these tests anyway.
-known_defect() {
-	[ "${MMIOTRAP_CRASH_KNOWN:-0}" = 1 ] ||
-		skip "known defect: a region add or del killed between its map writes is not repaired"
-}
-
 fresh() {
 	"$MT" unload >/dev/null 2>&1 || true
 	"$MT" load --attach raw_tp >/dev/null || fail "cannot load"
@@ -200,17 +190,14 @@ apply_again() {
 }
 
 @test "a region add killed or failed at any bpf() call is all or nothing, or repaired" {
-	known_defect
 	sweep bpf loaded_empty add_again region add --vm "$vm" --mmio 0xe0000000 --len 0x1000 --name db
 }
 
 @test "a region del killed or failed at any bpf() call is all or nothing, or repaired" {
-	known_defect
 	sweep bpf with_region del_again region del db
 }
 
 @test "a policy apply killed or failed at any bpf() call is all or nothing, or repaired" {
-	known_defect
 	write_policy
 	sweep bpf loaded_empty apply_again policy apply "$BATS_TEST_TMPDIR/p.yaml"
 }
