@@ -2,6 +2,7 @@
 /* What every mmiotrap command shares: words, numbers, errors, JSON. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,13 +127,48 @@ json_t *cli_str(const char *s)
 	return str;
 }
 
+/*
+ * jansson's integers are signed: a u64 above INT64_MAX travels as a string
+ * with this mark, and cli_json() writes it back as the number it is.
+ */
+#define U64_MARK	"\x01u64:"
+#define U64_DUMPED	"\"\\u0001u64:"
+
+json_t *cli_u64_json(__u64 v)
+{
+	char buf[32];
+
+	if (v <= INT64_MAX)
+		return json_integer(v);
+	snprintf(buf, sizeof(buf), U64_MARK "%llu", (unsigned long long)v);
+	return json_string(buf);
+}
+
+/* The dump with every marked u64 unquoted. */
+static void put_json(const char *text)
+{
+	const char *mark, *end;
+
+	while ((mark = strstr(text, U64_DUMPED))) {
+		fwrite(text, 1, mark - text, stdout);
+		mark += strlen(U64_DUMPED);
+		end = strchr(mark, '"');
+		fwrite(mark, 1, end - mark, stdout);
+		text = end + 1;
+	}
+	fputs(text, stdout);
+}
+
 void cli_json(const struct cli *cli, json_t *obj)
 {
 	size_t flags = cli->pretty ? JSON_INDENT(2) : JSON_COMPACT;
+	char *text = json_dumps(obj, flags | JSON_PRESERVE_ORDER);
 
-	json_dumpf(obj, stdout, flags | JSON_PRESERVE_ORDER);
+	if (text)
+		put_json(text);
 	fputc('\n', stdout);
 	fflush(stdout);
+	free(text);
 	json_decref(obj);
 }
 

@@ -39,6 +39,9 @@ const char *cli_lib_msg(void);
 int cli_lib_error(const struct cli *cli, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* @v as a JSON number, above INT64_MAX too (for cli_json() only). */
+json_t *cli_u64_json(__u64 v);
+
 /* Print @obj as one JSON document (a line of JSON Lines) and free it. */
 void cli_json(const struct cli *cli, json_t *obj);
 

@@ -63,9 +63,9 @@ static void decoded(const struct mmiotrap_event *ev, const struct mmiotrap_regio
 static void print_lost(const struct cli *cli, const struct mmiotrap_event *ev)
 {
 	if (cli->json)
-		cli_json(cli, json_pack("{s:I, s:i, s:I, s:I}", "lost", (json_int_t)ev->lost,
-					"region", ev->region, "seq", (json_int_t)ev->seq,
-					"value", (json_int_t)ev->value));
+		cli_json(cli, json_pack("{s:I, s:i, s:o, s:o}", "lost", (json_int_t)ev->lost,
+					"region", ev->region, "seq", cli_u64_json(ev->seq),
+					"value", cli_u64_json(ev->value)));
 	else
 		printf("lost %u region %u from seq %llu, newest value 0x%llx\n", ev->lost,
 		       ev->region, (unsigned long long)ev->seq, (unsigned long long)ev->value);
@@ -89,16 +89,16 @@ static void print_write(struct printer *p, const struct mmiotrap_event *ev,
 		       r ? text : " region_gone");
 		return;
 	}
-	obj = json_pack("{s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:i, s:I, s:b}",
-			"ts_ns", (json_int_t)ev->ts_ns,
+	obj = json_pack("{s:o, s:I, s:I, s:s, s:o, s:i, s:o, s:i, s:o, s:b}",
+			"ts_ns", cli_u64_json(ev->ts_ns),
 			"vm", (json_int_t)ev->vm,
 			"vcpu_tid", (json_int_t)ev->vcpu_tid,
 			"bus", bus_str(ev->bus),
-			"addr", (json_int_t)ev->addr,
+			"addr", cli_u64_json(ev->addr),
 			"width", ev->width,
-			"value", (json_int_t)ev->value,
+			"value", cli_u64_json(ev->value),
 			"region", ev->region,
-			"seq", (json_int_t)ev->seq,
+			"seq", cli_u64_json(ev->seq),
 			"fast", fast);
 	/* Rare flags appear only when set: most records stay as they were. */
 	if (ev->flags & MMIOTRAP_EVENT_NO_VALUE)

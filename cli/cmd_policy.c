@@ -194,9 +194,9 @@ static json_t *region_json(const struct mmiotrap_region *r)
 {
 	json_t *obj, *params = params_json(r);
 
-	obj = json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:s}", "name", r->name,
-			"bus", bus_str(r->bus), "addr", (json_int_t)r->addr,
-			"len", (json_int_t)r->len, "widths", widths_json(r->widths),
+	obj = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s}", "name", r->name,
+			"bus", bus_str(r->bus), "addr", cli_u64_json(r->addr),
+			"len", cli_u64_json(r->len), "widths", widths_json(r->widths),
 			"mode", r->want_fast ? "fast" : "slow",
 			"decoder", mmiotrap_decoder_str(r->decoder));
 	json_object_update(obj, params);

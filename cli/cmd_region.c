@@ -30,8 +30,8 @@ static json_t *fields_json(const struct mmiotrap_bitfield_params *b)
 
 	for (i = 0; i < MMIOTRAP_FIELDS; i++)
 		if (b->mask[i])
-			json_array_append_new(arr, json_pack("{s:s, s:I, s:i}", "name", b->name[i],
-							     "mask", (json_int_t)b->mask[i],
+			json_array_append_new(arr, json_pack("{s:s, s:o, s:i}", "name", b->name[i],
+							     "mask", cli_u64_json(b->mask[i]),
 							     "shift", b->shift[i]));
 	return arr;
 }
@@ -92,10 +92,10 @@ static void params_text(const struct mmiotrap_region *r, char *text, size_t size
 
 static json_t *region_fields_json(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
-	return json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:b, s:b}",
+	return json_pack("{s:i, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:b, s:b}",
 			 "id", r->id, "name", r->name, "vm", (json_int_t)r->vm,
-			 "bus", bus_str(r->bus), "addr", (json_int_t)r->addr,
-			 "len", (json_int_t)r->len, "widths", widths_json(r->widths),
+			 "bus", bus_str(r->bus), "addr", cli_u64_json(r->addr),
+			 "len", cli_u64_json(r->len), "widths", widths_json(r->widths),
 			 "fast_widths", widths_json(r->fast_widths),
 			 "want_fast", widths_json(r->want_fast),
 			 "decoder", mmiotrap_decoder_str(r->decoder),
