@@ -243,6 +243,12 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 {
 	struct fanout f;
 
+	f.e.flags = d->flags;
+	/* Counted whether anyone subscribes or not: the kernel/exit split is the region's. */
+	if (mmiotrap_region_fast(r, d->addr, d->width)) {
+		f.e.flags |= MMIOTRAP_EVENT_FAST;
+		cnt->fast++;
+	}
 	f.route = bpf_map_lookup_elem(&routes, &r->id);
 	f.e.seq = __sync_fetch_and_add(&slot->seq, 1);
 	if (!f.route || !f.route->readers)
@@ -250,11 +256,6 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 	f.e.abi = MMIOTRAP_ABI_VERSION;
 	f.e.bus = d->bus;
 	f.e.width = d->width;
-	f.e.flags = d->flags;
-	if (mmiotrap_region_fast(r, d->addr, d->width)) {
-		f.e.flags |= MMIOTRAP_EVENT_FAST;
-		cnt->fast++;
-	}
 	f.e.ts_ns = bpf_ktime_get_ns();
 	f.e.vm = tgid;
 	f.e.vcpu_tid = (__u32)bpf_get_current_pid_tgid();

@@ -177,11 +177,19 @@ static int parse_events(struct cli *cli, struct events_args *a)
 						 val);
 			a->sub.ring_size = n;
 		} else if (cli_is(word, "--owner")) {
-			/* A flag: the word after it is the next option. */
+			/*
+			 * An owner is woken per record; the records of quiet
+			 * regions wake the VMM, not us: the tick takes them.
+			 */
 			a->sub.owner = true;
 			a->sub.wakeup = MMIOTRAP_WAKE_RECORD;
-			cli->argc++;
-			cli->argv--;
+			if (!a->sub.latency_ms)
+				a->sub.latency_ms = 100;
+			/* A flag: the word after it is the next option. */
+			if (val) {
+				cli->argc++;
+				cli->argv--;
+			}
 		} else {
 			return cli_error(cli, "unknown argument '%s' to events", word);
 		}

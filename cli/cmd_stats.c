@@ -126,10 +126,10 @@ void prom_write(FILE *f, const struct mmiotrap_stats *st)
 		fprintf(f, ",path=\"exit\"} %llu\n", (unsigned long long)r->exits);
 	}
 	prom_per_region(f, st, "mmiotrap_doorbell_lost_total", "counter",
-			"Doorbell writes whose records the ring had no room for.",
+			"Records of doorbell writes that a subscriber's ring had no room for.",
 			REGION_FIELD(counters.dropped));
 	prom_per_region(f, st, "mmiotrap_doorbell_records_total", "counter",
-			"Records of doorbell writes committed to the ring.",
+			"Records of doorbell writes committed, one per subscriber ring.",
 			REGION_FIELD(counters.emitted));
 	prom_per_region(f, st, "mmiotrap_doorbell_skipped_total", "counter",
 			"Writes inside a region at a width it does not accept.",

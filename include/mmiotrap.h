@@ -273,8 +273,8 @@ bool mmiotrap_overlap(__u64 a, __u64 alen, __u64 b, __u64 blen);
 int mmiotrap_parse_u64(const char *s, __u64 max, __u64 *val);
 
 /*
- * How many of the MMIOTRAP_INDEX_ENTRIES address-index entries a region of
- * [addr, addr + len) takes: its maximal aligned power-of-two blocks.
+ * How many address-index entries (mmiotrap_limits()'s index_entries) a
+ * region of [addr, addr + len) takes: its maximal aligned power-of-two blocks.
  */
 int mmiotrap_index_entries(__u64 addr, __u64 len);
 
@@ -390,6 +390,9 @@ struct mmiotrap_policy_problem {
 	char key[64];		/* "": none */
 	char message[256];
 };
+
+/* A policy file names at most this many regions: its work is bounded. */
+#define MMIOTRAP_POLICY_MAX_REGIONS	(1 << 17)
 
 /*
  * Read and check @file ("-": standard input). 0 with what is wrong with
@@ -522,8 +525,9 @@ struct mmiotrap_subscribe_opts {
 	__u32 region;		/* only this region id; 0: any */
 	bool busy_poll;		/* poll spins on the ring instead of sleeping */
 	/*
-	 * Look at the ring at least this often: the tail of a batch, and the
-	 * records of regions whose wakeups go to their owner. 0: 100 with
+	 * Look at the ring at least this often: for the tail of a batch, and,
+	 * for an owner, the records of its quiet regions (their wakeup is the
+	 * VMM's ioeventfd or exit, not the ring's). 0: 100 with
 	 * MMIOTRAP_WAKE_BATCH, else only when woken.
 	 */
 	__u32 latency_ms;

@@ -297,41 +297,40 @@ static int held_fast(struct mmiotrap *mt)
 	return err;
 }
 
-/* Tell subscribers, through shared memory and their watch on the pin root. */
-static int say_gone(const char *root, bool force)
-{
-	MMIOTRAP_OPTS(mmiotrap_opts, opts, .pin_root = root);
-	struct mmiotrap *mt;
-	int err;
-
-	/* Half an instance has no subscriber that could know. */
-	if (mmiotrap_open(&mt, &opts))
-		return 0;
-	err = force ? 0 : held_fast(mt);
-	if (!err)
-		err = mark(mt->map_fd[MAP_SLOTS], 0);
-	mmiotrap_close(mt);
-	return err;
-}
-
 int mmiotrap_unload(const struct mmiotrap_opts *opts)
 {
+	MMIOTRAP_OPTS(mmiotrap_opts, open_opts);
+	struct mmiotrap *mt;
 	char root[PATH_MAX];
-	int lock, err;
+	int lock, n, err = 0;
 
 	if (!OPTS_VALID(opts, struct mmiotrap_opts))
 		return -EINVAL;
 	err = pin_root_of(opts, root, sizeof(root));
 	if (err)
 		return err;
-	err = say_gone(root, OPTS_GET(opts, force, false));
-	if (err)
-		return err;
-	lock = pins_lock(root, LOCK_EX);
-	if (lock < 0)
+	/* A whole instance may have subscribers to tell: half of one has none. */
+	open_opts.pin_root = root;
+	if (mmiotrap_open(&mt, &open_opts))
+		mt = NULL;
+	if (mt && !OPTS_GET(opts, force, false))
+		err = held_fast(mt);
+	lock = err ? err : pins_lock(root, LOCK_EX);
+	if (lock < 0) {
+		mmiotrap_close(mt);
 		return lock;
+	}
+	/*
+	 * Detach, then say so in shared memory: no record follows the mark.
+	 * The subscribers' watch on the pin root wakes them when it goes.
+	 */
+	n = pins_unlink(root, PIN_LINK);
+	if (mt)
+		mark(mt->map_fd[MAP_SLOTS], 0);
+	mmiotrap_close(mt);
 	/* Whatever is left of an instance, even half of one, goes. */
-	if (!pins_remove(root))
+	n += pins_remove(root);
+	if (!n)
 		err = -ENOENT;
 	else
 		err = rmdir(root) ? -errno : 0;

@@ -170,15 +170,26 @@ enum instance_state pins_state(const char *root, enum mmiotrap_attach_mode *mode
 	return INSTANCE_HALF;
 }
 
-int pins_remove(const char *root)
+int pins_unlink(const char *root, enum pin_kind kind)
 {
 	char path[PATH_MAX];
 	const struct pin *p;
 	int n = 0;
 
 	for_each_pin(p)
-		if (!pin_path(path, sizeof(path), root, p))
+		if (p->kind == kind && !pin_path(path, sizeof(path), root, p))
 			n += !unlink(path);
+	return n;
+}
+
+/* Links first: the trap is detached before its maps go. */
+int pins_remove(const char *root)
+{
+	char path[PATH_MAX];
+	int n;
+
+	n = pins_unlink(root, PIN_LINK);
+	n += pins_unlink(root, PIN_MAP);
 	if (!path_of(path, sizeof(path), root, PIN_LINK, NULL))
 		rmdir(path);
 	if (!path_of(path, sizeof(path), root, PIN_MAP, NULL))

@@ -66,6 +66,8 @@ int pin_dir(char *buf, size_t size, const char *root, enum pin_kind kind);
 enum instance_state pins_state(const char *root, enum mmiotrap_attach_mode *mode);
 /* Remove every pin of ours and the directories they leave empty; how many there were. */
 int pins_remove(const char *root);
+/* Remove the pins of one kind; how many there were. */
+int pins_unlink(const char *root, enum pin_kind kind);
 /* The directories pins go in; they may be there already. */
 int pins_make_dirs(const char *root);
 /* Take turns with loads and unloads of @root: an fd to close, or -errno. */

@@ -29,7 +29,6 @@
 #define MAX_DEPTH	32
 #define MAX_ALIASES	256
 #define MAX_NODES	(1 << 20)
-#define MAX_REGIONS	(1 << 17)
 
 /* What a node holds. A plain scalar is typed by its text, as YAML does. */
 enum type { T_NULL, T_BOOL, T_NUMBER, T_STRING, T_LIST, T_MAPPING };
@@ -53,7 +52,7 @@ struct parser {
 	struct mmiotrap_policy *p;
 	yaml_document_t doc;
 	bool oom;
-	bool full;	/* MAX_REGIONS parsed: said once */
+	bool full;	/* MMIOTRAP_POLICY_MAX_REGIONS parsed: said once */
 	struct key region_keys[32];	/* region_keys, then the decoder table's; {} ends them */
 };
 
@@ -631,10 +630,10 @@ static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 	char what[64] = "a region";
 	yaml_node_t *dec;
 
-	if (p->nregions == MAX_REGIONS) {
+	if (p->nregions == MMIOTRAP_POLICY_MAX_REGIONS) {
 		if (!ps->full)
 			error_at(ps, map, "regions", "more than %d regions: a policy holds no more",
-				 MAX_REGIONS);
+				 MMIOTRAP_POLICY_MAX_REGIONS);
 		ps->full = true;
 		return;
 	}

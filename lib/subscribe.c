@@ -304,7 +304,7 @@ static int drain(struct mmiotrap_sub *sub, int budget)
 
 	if (sub->gone)
 		return -ESHUTDOWN;
-	/* Read first: the trap has put its last record in the ring when unload says so. */
+	/* Read first: unload detaches the trap before it says the instance is gone. */
 	live = instance_live(sub->mt);
 	/* One load says whether the table moved: then a record may be of a region gone. */
 	err = view_sync(sub);

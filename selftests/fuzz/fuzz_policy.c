@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		if (e[i].line < 0 || strnlen(e[i].message, sizeof(e[i].message)) ==
 		    sizeof(e[i].message) || !*e[i].message)
 			abort();
-	if (!n && mmiotrap_policy_regions(p) > MMIOTRAP_MAX_REGIONS)
+	if (!n && mmiotrap_policy_regions(p) > MMIOTRAP_POLICY_MAX_REGIONS)
 		abort();
 	mmiotrap_policy_free(p);
 	return 0;
