@@ -144,6 +144,20 @@ json_t *cli_u64_json(__u64 v)
 	return json_string(buf);
 }
 
+bool cli_u64_of(const json_t *v, __u64 *val)
+{
+	const char *s = json_string_value(v);
+
+	if (json_is_integer(v)) {
+		*val = json_integer_value(v);
+		return true;
+	}
+	if (!s || strncmp(s, U64_MARK, strlen(U64_MARK)))
+		return false;
+	*val = strtoull(s + strlen(U64_MARK), NULL, 10);
+	return true;
+}
+
 /* The dump with every marked u64 unquoted. */
 static void put_json(const char *text)
 {

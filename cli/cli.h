@@ -41,6 +41,8 @@ int cli_lib_error(const struct cli *cli, int err, const char *fmt, ...)
 
 /* @v as a JSON number, above INT64_MAX too (for cli_json() only). */
 json_t *cli_u64_json(__u64 v);
+/* The number cli_u64_json() made @v of: false if it is none. */
+bool cli_u64_of(const json_t *v, __u64 *val);
 
 /* Print @obj as one JSON document (a line of JSON Lines) and free it. */
 void cli_json(const struct cli *cli, json_t *obj);

@@ -50,7 +50,7 @@ static void decoded(const struct mmiotrap_event *ev, const struct mmiotrap_regio
 		if (!names[i])
 			continue;
 		if (obj)
-			json_object_set_new(fields ? fields : obj, names[i], json_integer(d->field[i]));
+			json_object_set_new(fields ? fields : obj, names[i], cli_u64_json(d->field[i]));
 		n += snprintf(text + n, size - n, " %s %llu", names[i],
 			      (unsigned long long)d->field[i]);
 	}

@@ -273,6 +273,7 @@ static void yaml_value(const char *key, json_t *v)
 {
 	const char *k;
 	json_t *item;
+	__u64 n;
 	size_t i = 0;
 
 	switch (json_typeof(v)) {
@@ -293,11 +294,11 @@ static void yaml_value(const char *key, json_t *v)
 		printf("]");
 		break;
 	case JSON_INTEGER:
-		/* Cast back: jansson's integers are signed, addresses are not. */
-		printf(hex_key(key) ? "0x%llx" : "%llu", (unsigned long long)json_integer_value(v));
-		break;
 	case JSON_STRING:
-		yaml_string(json_string_value(v));
+		if (cli_u64_of(v, &n))
+			printf(hex_key(key) ? "0x%llx" : "%llu", (unsigned long long)n);
+		else
+			yaml_string(json_string_value(v));
 		break;
 	default:
 		printf("%s", json_is_true(v) ? "true" : "false");

@@ -52,7 +52,7 @@ json_t *params_json(const struct mmiotrap_region *r)
 		else if (param->kind == MMIOTRAP_PARAM_FLAG)
 			v = json_boolean(n);
 		else
-			v = json_integer(n);
+			v = cli_u64_json(n);
 		json_object_set_new(obj, param->name, v);
 	}
 	return obj;

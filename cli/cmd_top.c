@@ -280,8 +280,8 @@ static json_t *row_json(const struct row *r)
 		json_object_set_new(obj, "id", json_integer(r->id));
 		json_object_set_new(obj, "name", json_string(r->name));
 		json_object_set_new(obj, "bus", json_string(bus_str(r->sr->region.bus)));
-		json_object_set_new(obj, "addr", json_integer(r->sr->region.addr));
-		json_object_set_new(obj, "len", json_integer(r->sr->region.len));
+		json_object_set_new(obj, "addr", cli_u64_json(r->sr->region.addr));
+		json_object_set_new(obj, "len", cli_u64_json(r->sr->region.len));
 		json_object_set_new(obj, "decoder",
 				    json_string(mmiotrap_decoder_str(r->sr->region.decoder)));
 	} else {
@@ -291,7 +291,7 @@ static json_t *row_json(const struct row *r)
 	json_object_set_new(obj, "writes_per_sec", json_real(r->rate));
 	if (r->sr)
 		json_object_set_new(obj, "value",
-				    r->writes ? json_integer(r->sr->value) : json_null());
+				    r->writes ? cli_u64_json(r->sr->value) : json_null());
 	json_object_set_new(obj, "writes", json_integer(r->writes));
 	json_object_set_new(obj, "kernel", json_integer(r->kernel));
 	json_object_set_new(obj, "exit", json_integer(r->exits));

@@ -215,3 +215,41 @@ own_links() {
 	run "$MT" load
 	assert_success
 }
+
+@test "the tables' sizes are chosen at load; a full table names its limit and the option that raises it" {
+	sleep 600 3>&- &
+	a=$!
+	sleep 600 3>&- &
+	b=$!
+	echo "$a $b" >>"$BATS_TEST_TMPDIR/children"
+	run "$MT" load --max-regions 2 --max-vms 1 --index-entries 4
+	assert_success
+	run "$MT" -j status
+	assert_equal "$(jq -c .limits <<<"$output")" '{"max_regions":2,"max_vms":1,"index_entries":4,"max_subs":64}'
+	"$MT" region add --vm "$a" --mmio 0x1000 --len 4 >/dev/null
+	"$MT" region add --vm "$a" --mmio 0x2000 --len 4 >/dev/null
+	run "$MT" region add --vm "$a" --mmio 0x3000 --len 4
+	assert_failure
+	assert_output "mmiotrap: no room for another region: 2 at most (mmiotrap load --max-regions raises it)"
+	"$MT" region del 2 >/dev/null
+	run "$MT" region add --vm "$b" --mmio 0x3000 --len 4
+	assert_failure
+	assert_output "mmiotrap: no room for another VM: 1 at most (mmiotrap load --max-vms raises it)"
+	# 0x4000 len 0xf is four blocks (8, 4, 2, 1): one more than there is room for.
+	run "$MT" region add --vm "$a" --mmio 0x4000 --len 0xf
+	assert_failure
+	assert_output "mmiotrap: the address index is full: 4 blocks (mmiotrap load --index-entries raises it)"
+	run "$MT" -j region list
+	assert_equal "$(jq -c 'map(.id)' <<<"$output")" '[1]'
+	kill "$a" "$b"
+}
+
+@test "load's sizes are checked, each on one line" {
+	run "$MT" load --max-regions 0
+	assert_failure
+	assert_output "mmiotrap: bad --max-regions '0': 1 to 16777215"
+	run "$MT" load --max-vms 0x2000000
+	assert_failure
+	assert_output "mmiotrap: bad --max-vms '0x2000000': 1 to 16777216"
+	[ ! -e "$MMIOTRAP_PIN_ROOT" ] || fail "a refused load made $MMIOTRAP_PIN_ROOT"
+}

@@ -140,3 +140,22 @@ fast() {
 	run "$MT" -j region list
 	assert_output "[]"
 }
+
+@test "unload refuses while a live VMM holds a fast region, naming it; --force unloads all the same" {
+	"$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT" --fast mmio:0xd0000000:4 \
+		pause:3000000 mmio:0xd0000000:4:10 >"$BATS_TEST_TMPDIR/out" 3>&- &
+	vmm=$!
+	echo "$vmm" >>"$BATS_TEST_TMPDIR/children"
+	for i in $(seq 100); do
+		[ "$("$MT" -j region list | jq length)" = 1 ] && break
+		sleep 0.05
+	done
+	run "$MT" unload
+	assert_failure
+	assert_output "mmiotrap: VMM $vmm holds fast region 1 (-): unloading would lose its writes"
+	run "$MT" status
+	assert_success
+	run "$MT" unload --force
+	assert_success
+	kill "$vmm" 2>/dev/null || true
+}
