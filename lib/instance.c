@@ -109,7 +109,9 @@ size_t by_id_size(const struct mmiotrap *mt, size_t value_size)
 
 static int map_by_id(struct mmiotrap *mt, enum trap_map m, size_t value_size, const void **at)
 {
-	void *p = mmap(NULL, by_id_size(mt, value_size), PROT_READ, MAP_SHARED, mt->map_fd[m], 0);
+	/* Populated at once: a walk of the table then takes no page faults. */
+	void *p = mmap(NULL, by_id_size(mt, value_size), PROT_READ, MAP_SHARED | MAP_POPULATE,
+		       mt->map_fd[m], 0);
 
 	if (p == MAP_FAILED)
 		return -errno;

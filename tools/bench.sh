@@ -29,8 +29,11 @@ die() {
 
 # Fail fast, before anything is changed on the host.
 [ "$(id -u)" = 0 ] || die "needs root (it loads the trap and sets kernel.bpf_stats_enabled)"
+# The trap's own cost and the control plane's at a full table need no VM.
+"$(dirname "$0")/trapcost.sh" "$build"
+echo
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	die "needs a usable /dev/kvm: the test VMM starts a VM"
+	die "the guest loops (a)-(e) need a usable /dev/kvm: the test VMM starts a VM"
 fi
 if [ ! -x "$vmm" ] || [ ! -x "$mt" ]; then
 	die "no $vmm or $mt: build first (make)"
