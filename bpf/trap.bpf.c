@@ -157,6 +157,9 @@ struct doorbell {
 	__u8 bus;
 };
 
+/* A record in the ring: the event and the ring's 8-byte header. */
+#define RECORD_SIZE	(sizeof(struct mmiotrap_event) + 8)
+
 /* The lowest set bit's index: BPF has no ctz, a de Bruijn sequence does it. */
 static const __u8 debruijn[64] = {
 	0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
@@ -187,23 +190,37 @@ static void count_drop(__u32 sub, __u32 id)
 		__sync_fetch_and_add(n, 1);
 }
 
+/* Per CPU, per subscriber: records since the last wakeup of a batch. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MMIOTRAP_MAX_SUBS);
+	__type(key, __u32);
+	__type(value, __u64);
+} batched SEC(".maps");
+
 /*
  * A wakeup is a self-IPI. An owner of a quiet region has a cheaper one of
  * its own (the ioeventfd, or the exit it dispatches); a batched subscriber
- * is woken once its ring holds a watermark, and its timer takes the rest.
+ * is woken once per watermark's worth of records a CPU puts in its ring,
+ * counted on that CPU alone (the ring's own positions are on cache lines
+ * its reader writes), and its timer takes the rest.
  */
-static __u64 wakeup(void *ring, __u32 sub, const struct mmiotrap_region *r,
+static __u64 wakeup(__u32 sub, const struct mmiotrap_region *r,
 		    const struct mmiotrap_route *route)
 {
 	struct mmiotrap_sub_slot *s;
+	__u64 *n;
 
 	if ((r->action & MMIOTRAP_ACTION_QUIET) && route->owner == sub + 1)
 		return BPF_RB_NO_WAKEUP;
 	s = bpf_map_lookup_elem(&subs, &sub);
 	if (!s || !(s->flags & MMIOTRAP_SUB_BATCHED))
 		return 0;
-	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) + sizeof(struct mmiotrap_event) >=
-	       s->watermark ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	n = bpf_map_lookup_elem(&batched, &sub);
+	if (!n || ++*n * RECORD_SIZE < s->watermark)
+		return BPF_RB_NO_WAKEUP;
+	*n = 0;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /* One record, handed to each reader's ring in turn (bpf_loop: verified once). */
@@ -228,7 +245,7 @@ static long fan_one(__u32 i, struct fanout *f)
 	ring = bpf_map_lookup_elem(&rings, &sub);
 	if (!ring)
 		return 0;
-	if (bpf_ringbuf_output(ring, &f->e, sizeof(f->e), wakeup(ring, sub, f->r, f->route))) {
+	if (bpf_ringbuf_output(ring, &f->e, sizeof(f->e), wakeup(sub, f->r, f->route))) {
 		__sync_fetch_and_add(&f->slot->dropped, 1);
 		f->cnt->dropped++;
 		count_drop(sub, f->r->id);
@@ -269,7 +286,11 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 	f.slot = slot;
 	f.cnt = cnt;
 	f.readers = f.route->readers;
-	bpf_loop(MMIOTRAP_MAX_SUBS, fan_one, &f, 0);
+	/* Most regions have one reader, their owner: no loop for it. */
+	if (f.readers & (f.readers - 1))
+		bpf_loop(MMIOTRAP_MAX_SUBS, fan_one, &f, 0);
+	else
+		fan_one(0, &f);
 }
 
 static __noinline int trap_write(struct doorbell *d)

@@ -512,7 +512,7 @@ enum mmiotrap_wakeup {
 	/* At every record that finds it caught up: an emulator's policy. */
 	MMIOTRAP_WAKE_RECORD,
 	/*
-	 * When its ring holds a watermark (an eighth of the ring), and at
+	 * Once per watermark (an eighth of the ring) of records a CPU puts in, and at
 	 * latency_ms for the rest: an observer's policy, which costs the
 	 * guests no wakeup per write.
 	 */

@@ -226,7 +226,7 @@ struct mmiotrap_route {
 
 enum mmiotrap_sub_flags {
 	MMIOTRAP_SUB_LIVE	= 1 << 0,
-	/* Wake only when the ring holds watermark bytes; the subscriber's timer takes the rest. */
+	/* Wake once per watermark bytes of records a CPU writes; the subscriber's timer takes the rest. */
 	MMIOTRAP_SUB_BATCHED	= 1 << 1,
 	/* It owns what its filter selects and nobody else owns. */
 	MMIOTRAP_SUB_OWNER	= 1 << 2,
