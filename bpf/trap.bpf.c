@@ -262,10 +262,10 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 
 	f.e.flags = d->flags;
 	/* Counted whether anyone subscribes or not: the kernel/exit split is the region's. */
-	if (mmiotrap_region_fast(r, d->addr, d->width)) {
+	if (mmiotrap_region_fast(r, d->addr, d->width))
 		f.e.flags |= MMIOTRAP_EVENT_FAST;
+	if (f.e.flags & MMIOTRAP_EVENT_FAST)
 		cnt->fast++;
-	}
 	f.route = bpf_map_lookup_elem(&routes, &r->id);
 	f.e.seq = __sync_fetch_and_add(&slot->seq, 1);
 	if (!f.route || !f.route->readers)
@@ -381,6 +381,22 @@ static int trap_mmio(int type, int len, __u64 gpa, __u64 val)
 	return trap_write(&d);
 }
 
+/*
+ * A length-0 ioeventfd's write on the fast MMIO bus: KVM completed it
+ * without decoding the instruction, so there is no value and no width,
+ * only the address (for modern virtio-pci, the queue).
+ */
+static int trap_fast_mmio(__u64 gpa)
+{
+	struct doorbell d = {
+		.addr = gpa,
+		.bus = MMIOTRAP_BUS_MMIO,
+		.flags = MMIOTRAP_EVENT_NO_VALUE | MMIOTRAP_EVENT_FAST,
+	};
+
+	return trap_write(&d);
+}
+
 /* kvm_pio's data argument is newer than the tracepoint: read it only if there. */
 static const void *pio_data(__u64 *ctx)
 {
@@ -398,6 +414,18 @@ int BPF_PROG(tp_btf_pio, unsigned int rw, unsigned int port, unsigned int size,
 	     unsigned int count)
 {
 	return trap_pio(rw, port, size, count, pio_data(ctx));
+}
+
+SEC("tp_btf/kvm_fast_mmio")
+int BPF_PROG(tp_btf_fast_mmio, __u64 gpa)
+{
+	return trap_fast_mmio(gpa);
+}
+
+SEC("raw_tp/kvm_fast_mmio")
+int BPF_PROG(raw_tp_fast_mmio, __u64 gpa)
+{
+	return trap_fast_mmio(gpa);
 }
 
 SEC("raw_tp/kvm_mmio")
@@ -448,6 +476,8 @@ int BPF_PROG(fentry_io_bus_write, struct kvm_vcpu *vcpu, enum kvm_bus bus_idx,
 
 	if (bus_idx == bpf_core_enum_value(enum kvm_bus, KVM_MMIO_BUS))
 		d.bus = MMIOTRAP_BUS_MMIO;
+	else if (bus_idx == bpf_core_enum_value(enum kvm_bus, KVM_FAST_MMIO_BUS))
+		return trap_fast_mmio(addr);
 	else if (bus_idx == bpf_core_enum_value(enum kvm_bus, KVM_PIO_BUS))
 		d.bus = MMIOTRAP_BUS_PIO;
 	else

@@ -239,6 +239,9 @@ static void check_tracepoints(struct report *rep)
 	      tp.mmio_val_is_ptr ? "value by pointer" : "value by value");
 	check(rep, "tp kvm_pio", tp.kvm_pio, "%s", !tp.kvm_pio ? "not in BTF" :
 	      tp.pio_has_data ? "with data" : "without data: events carry no value");
+	/* Not every architecture has it: its absence is no fault. */
+	check(rep, "tp kvm_fast_mmio", true, "%s", tp.kvm_fast_mmio ?
+	      "traced: length-0 ioeventfd writes, address only" : "not in BTF");
 }
 
 static void check_attach(struct report *rep)
@@ -277,6 +280,10 @@ int do_doctor(struct cli *cli)
 	      "mounted at /sys/kernel/tracing" : "not mounted; load mounts it");
 	check(&rep, "lockdown", host.lockdown[0] && strcmp(host.lockdown, "confidentiality"),
 	      "%s", host.lockdown[0] ? host.lockdown : "cannot be read");
+	check(&rep, "fast mmio bus", true, "%s (%s)", host.fast_mmio_bus ?
+	      "used: length-0 ioeventfd writes carry no value" :
+	      "not used: every MMIO write is decoded, value included",
+	      host.kvm_module[0] ? host.kvm_module : "no KVM module");
 	if (root)
 		check_attach(&rep);
 	if (cli->json)

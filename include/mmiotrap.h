@@ -121,6 +121,8 @@ struct mmiotrap_tracepoints {
 	bool kvm_pio;		/* kvm:kvm_pio exists */
 	bool mmio_val_is_ptr;	/* kvm_mmio passes a pointer to the value */
 	bool pio_has_data;	/* kvm_pio passes the written data */
+	/* kvm:kvm_fast_mmio exists: length-0 ioeventfd writes, address only */
+	bool kvm_fast_mmio;
 };
 
 int mmiotrap_probe_tracepoints(struct mmiotrap_tracepoints *tp);
@@ -133,6 +135,13 @@ struct mmiotrap_host {
 	bool tracefs;		/* tracefs is mounted at /sys/kernel/tracing (load mounts it) */
 	/* "none", "integrity", "confidentiality" (the trap cannot read values), or "" */
 	char lockdown[32];
+	/*
+	 * KVM takes length-0 ioeventfd writes on the fast MMIO bus without
+	 * decoding them (Intel with EPT and kvm.mmio_caching=Y, AMD since
+	 * Linux 7.0): only kvm_fast_mmio sees them, with no value.
+	 */
+	bool fast_mmio_bus;
+	char kvm_module[16];	/* "kvm_intel", "kvm_amd", "kvm_pvm", or "" */
 };
 
 int mmiotrap_probe_host(struct mmiotrap_host *host);

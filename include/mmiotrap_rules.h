@@ -23,10 +23,16 @@ static __always_inline __u64 mmiotrap_fast_stride(__u8 widths)
 	return widths & 8 ? 8 : widths & 4 ? 4 : widths & 2 ? 2 : 1;
 }
 
-/* A write of @width bytes at @addr: an accepted width, wholly inside @r. */
+/*
+ * A write of @width bytes at @addr: an accepted width, wholly inside @r.
+ * Width 0 is a fast MMIO write, whose width nobody decoded: any address
+ * of the region takes it.
+ */
 static __always_inline int mmiotrap_region_takes(const struct mmiotrap_region *r, __u64 addr,
 						 __u32 width)
 {
+	if (!width)
+		return addr - r->addr < r->len;
 	return width <= 8 && !(width & (width - 1)) && (r->widths & width) &&
 	       addr - r->addr < r->len && addr - r->addr + width <= r->len;
 }

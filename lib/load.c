@@ -17,8 +17,8 @@
 
 /* The skeleton's typed members, in the order of the pin list. */
 #define MAP_MEMBER(id, map)	[id] = offsetof(struct trap_bpf, maps.map),
-#define PROG_MEMBER(m, prog)	offsetof(struct trap_bpf, progs.prog),
-#define LINK_MEMBER(m, prog)	offsetof(struct trap_bpf, links.prog),
+#define PROG_MEMBER(m, prog, opt)	offsetof(struct trap_bpf, progs.prog),
+#define LINK_MEMBER(m, prog, opt)	offsetof(struct trap_bpf, links.prog),
 
 static const size_t map_member[NR_MAPS] = { TRAP_MAPS(MAP_MEMBER) };
 static const size_t prog_member[] = { TRAP_LINKS(PROG_MEMBER) };
@@ -92,7 +92,7 @@ static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode,
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, false);
 	for_each_pin(p)
-		if (p->kind == PIN_LINK && p->mode == mode)
+		if (p->kind == PIN_LINK && p->mode == mode && (!p->optional || tp.kvm_fast_mmio))
 			bpf_program__set_autoload(member(skel, prog_member, p), true);
 	err = size_maps(skel, sz);
 	if (!err)
@@ -147,7 +147,7 @@ static int pin_all(struct trap_bpf *skel, const char *root, enum mmiotrap_attach
 	int err;
 
 	for_each_pin(p) {
-		if (p->kind == PIN_LINK && p->mode != mode)
+		if (p->kind == PIN_LINK && (p->mode != mode || !member(skel, link_member, p)))
 			continue;
 		err = pin_path(path, sizeof(path), root, p);
 		if (err)

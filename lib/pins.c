@@ -21,7 +21,7 @@
 #define TRACEFS_MOUNT	"/sys/kernel/tracing"
 
 #define MAP_PIN(id, map)	{ .kind = PIN_MAP, .index = id, .name = #map },
-#define LINK_PIN(m, prog)	{ .kind = PIN_LINK, .mode = m, .name = #prog },
+#define LINK_PIN(m, prog, opt)	{ .kind = PIN_LINK, .mode = m, .optional = opt, .name = #prog },
 
 const struct pin trap_pins[] = {
 	TRAP_MAPS(MAP_PIN)
@@ -127,6 +127,17 @@ static bool pinned(const char *root, const struct pin *p)
 	return !pin_path(path, sizeof(path), root, p) && !access(path, F_OK);
 }
 
+/* Every link mode @m needs is pinned. */
+static bool mode_whole(const char *root, enum mmiotrap_attach_mode m)
+{
+	const struct pin *p;
+
+	for_each_pin(p)
+		if (p->kind == PIN_LINK && p->mode == m && !p->optional && !pinned(root, p))
+			return false;
+	return true;
+}
+
 /* Links of several modes share a program (the exit counter): one file. */
 static bool first_of_name(const struct pin *p)
 {
@@ -143,9 +154,9 @@ static bool first_of_name(const struct pin *p)
 
 enum instance_state pins_state(const char *root, enum mmiotrap_attach_mode *mode)
 {
-	int maps = 0, links = 0, of_mode[MMIOTRAP_ATTACH_MAX] = {}, in_mode[MMIOTRAP_ATTACH_MAX] = {};
+	int need[MMIOTRAP_ATTACH_MAX] = {}, have[MMIOTRAP_ATTACH_MAX] = {};
+	int maps = 0, links = 0, m;
 	const struct pin *p;
-	int m;
 
 	*mode = MMIOTRAP_ATTACH_NONE;
 	for_each_pin(p) {
@@ -155,14 +166,16 @@ enum instance_state pins_state(const char *root, enum mmiotrap_attach_mode *mode
 			maps += there;
 			continue;
 		}
-		in_mode[p->mode]++;
-		of_mode[p->mode] += there;
+		need[p->mode] += !p->optional;
+		have[p->mode] += there;
 		links += there && first_of_name(p);
 	}
 	if (!maps && !links)
 		return INSTANCE_NONE;
+	/* Every map, every link a mode needs, and no link of another mode. */
 	for (m = MMIOTRAP_ATTACH_NONE + 1; m < MMIOTRAP_ATTACH_MAX; m++) {
-		if (maps == NR_MAPS && of_mode[m] == in_mode[m] && links == in_mode[m]) {
+		if (maps == NR_MAPS && have[m] >= need[m] && have[m] && links == have[m] &&
+		    mode_whole(root, m)) {
 			*mode = m;
 			return INSTANCE_WHOLE;
 		}

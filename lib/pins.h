@@ -20,16 +20,22 @@
 	X(MAP_RINGS, rings)			\
 	X(MAP_DROPS, drops)
 
-/* Each attach mode's programs, in order of preference of the modes. */
-#define TRAP_LINKS(X)						\
-	X(MMIOTRAP_ATTACH_FENTRY, fentry_io_bus_write)		\
-	X(MMIOTRAP_ATTACH_FENTRY, tp_btf_exit)			\
-	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_mmio)			\
-	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_pio)			\
-	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_exit)			\
-	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_mmio)			\
-	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_pio)			\
-	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_exit)
+/*
+ * Each attach mode's programs, in order of preference of the modes. An
+ * optional one is loaded where the kernel has its tracepoint (kvm_fast_mmio
+ * is x86's): an instance is whole with or without it.
+ */
+#define TRAP_LINKS(X)							\
+	X(MMIOTRAP_ATTACH_FENTRY, fentry_io_bus_write, false)		\
+	X(MMIOTRAP_ATTACH_FENTRY, tp_btf_exit, false)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_mmio, false)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_pio, false)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_fast_mmio, true)		\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_exit, false)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_mmio, false)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_pio, false)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_fast_mmio, true)		\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_exit, false)
 
 #define TRAP_MAP_ENUM(id, name)	id,
 enum trap_map {
@@ -46,6 +52,7 @@ struct pin {
 	enum pin_kind kind;
 	int index;		/* PIN_MAP: enum trap_map; PIN_LINK: its row in TRAP_LINKS */
 	enum mmiotrap_attach_mode mode;	/* PIN_LINK: the attach mode it serves */
+	bool optional;			/* PIN_LINK: the kernel may lack its tracepoint */
 	const char *name;
 };
 
@@ -57,7 +64,7 @@ extern const int nr_trap_pins;
 /* What is pinned at a pin root. */
 enum instance_state {
 	INSTANCE_NONE,		/* no pin of ours */
-	INSTANCE_WHOLE,		/* every map and every link of one attach mode */
+	INSTANCE_WHOLE,		/* every map and the links of one attach mode */
 	INSTANCE_HALF,		/* anything else: a crash's, unload removes it */
 };
 

@@ -36,8 +36,12 @@ static void read_tracepoints(struct btf *btf, struct mmiotrap_tracepoints *tp)
 {
 	const struct btf_type *mmio = tp_proto(btf, "kvm_mmio");
 	const struct btf_type *pio = tp_proto(btf, "kvm_pio");
+	const struct btf_type *fast = tp_proto(btf, "kvm_fast_mmio");
 	const struct btf_type *arg;
 
+	/* (void *, gpa) */
+	if (fast && btf_vlen(fast) == 2)
+		tp->kvm_fast_mmio = true;
 	if (mmio && btf_vlen(mmio) == 5) {
 		tp->kvm_mmio = true;
 		arg = btf__type_by_id(btf, btf_params(mmio)[4].type);
@@ -96,6 +100,42 @@ static void read_lockdown(char *buf, size_t size)
 		snprintf(buf, size, "%.*s", (int)(r - l - 1), l + 1);
 }
 
+static bool param_is(const char *path, char want)
+{
+	char c = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	if (fread(&c, 1, 1, f) != 1)
+		c = 0;
+	fclose(f);
+	return c == want;
+}
+
+/*
+ * The fast MMIO bus is taken where MMIO SPTEs are cached: VMX with EPT,
+ * or SVM on kernels that do it; kvm_pvm emulates every MMIO write.
+ */
+static void read_kvm(struct mmiotrap_host *h)
+{
+	static const char *const modules[] = { "kvm_intel", "kvm_amd", "kvm_pvm" };
+	char path[64];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(modules); i++) {
+		snprintf(path, sizeof(path), "/sys/module/%s", modules[i]);
+		if (!access(path, F_OK)) {
+			snprintf(h->kvm_module, sizeof(h->kvm_module), "%s", modules[i]);
+			break;
+		}
+	}
+	h->fast_mmio_bus = param_is("/sys/module/kvm/parameters/mmio_caching", 'Y') &&
+			   (!strcmp(h->kvm_module, "kvm_amd") ||
+			    (!strcmp(h->kvm_module, "kvm_intel") &&
+			     param_is("/sys/module/kvm_intel/parameters/ept", 'Y')));
+}
+
 int mmiotrap_probe_host(struct mmiotrap_host *h)
 {
 	MMIOTRAP_OPTS(mmiotrap_host, host);
@@ -106,6 +146,7 @@ int mmiotrap_probe_host(struct mmiotrap_host *h)
 	host.tracefs = fs_is("/sys/kernel/tracing", TRACEFS_MAGIC);
 	host.kvm = !access("/dev/kvm", R_OK | W_OK);
 	read_lockdown(host.lockdown, sizeof(host.lockdown));
+	read_kvm(&host);
 	memcpy((char *)h + sizeof(h->sz), (char *)&host + sizeof(host.sz),
 	       (h->sz < sizeof(host) ? h->sz : sizeof(host)) - sizeof(h->sz));
 	return 0;

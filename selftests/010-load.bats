@@ -11,6 +11,16 @@ teardown() {
 	unload_all
 }
 
+# The tp_btf links: kvm_fast_mmio's too where the kernel has the tracepoint.
+tp_btf_links() {
+	if "$MT" -j doctor | jq -e '.checks[] | select(.name == "tp kvm_fast_mmio") |
+		.detail | startswith("traced")' >/dev/null; then
+		printf '%s\n' tp_btf_exit tp_btf_fast_mmio tp_btf_mmio tp_btf_pio
+	else
+		printf '%s\n' tp_btf_exit tp_btf_mmio tp_btf_pio
+	fi
+}
+
 @test "load attaches tp_btf programs and pins maps and links" {
 	run "$MT" load
 	assert_success
@@ -18,7 +28,7 @@ teardown() {
 	run ls "$MMIOTRAP_PIN_ROOT/maps"
 	assert_output "$(printf '%s\n' addr_index counters drops regions rings routes slots subs totals vms)"
 	run ls "$MMIOTRAP_PIN_ROOT/links"
-	assert_output "$(printf '%s\n' tp_btf_exit tp_btf_mmio tp_btf_pio)"
+	assert_output "$(tp_btf_links)"
 	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio"
 	assert_output --partial "tp 'kvm_mmio'"
 	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_pio"
@@ -41,7 +51,8 @@ own_links() {
 @test "a second load says it is loaded and changes nothing" {
 	"$MT" load
 	before=$(own_links)
-	[ "$(wc -l <<<"$before")" = 3 ] || fail "wanted 3 pinned links, got: $before"
+	[ "$(wc -l <<<"$before")" = "$(tp_btf_links | wc -l)" ] ||
+		fail "wanted the links $(tp_btf_links | paste -sd' '), got: $before"
 	run "$MT" load
 	assert_success
 	assert_output "already loaded at $MMIOTRAP_PIN_ROOT (attach mode tp_btf); nothing changed"
@@ -84,7 +95,8 @@ own_links() {
 
 @test "doctor reports each kernel feature on a line and chooses tp_btf" {
 	run "$MT" doctor
-	for name in root btf 'tp kvm_mmio' 'tp kvm_pio' bpffs tracefs lockdown 'attach fentry' 'attach tp_btf' 'attach raw_tp'; do
+	for name in root btf 'tp kvm_mmio' 'tp kvm_pio' 'tp kvm_fast_mmio' bpffs tracefs lockdown \
+		'fast mmio bus' 'attach fentry' 'attach tp_btf' 'attach raw_tp'; do
 		assert_line --regexp "^$name +ok "
 	done
 	assert_line --regexp '^kvm +(ok|MISSING) '

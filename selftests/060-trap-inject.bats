@@ -149,3 +149,18 @@ mmiotrap-inject: $MMIOTRAP_PIN_ROOT/links/raw_tp_pio: No such file or directory 
 	assert_failure 2
 	assert_output --partial "mmiotrap-inject: bad step 'mmio:$BASE:16:1'"
 }
+
+@test "fast MMIO writes (length-0 ioeventfds: no value, no width) are events decoded from their address" {
+	# Not every architecture has kvm_fast_mmio: without it there is nothing to test.
+	[ -e "$MMIOTRAP_PIN_ROOT/links/raw_tp_fast_mmio" ] || require "the kernel has no kvm:kvm_fast_mmio tracepoint"
+	inject_start inj fast:$BASE:4:4 fast:$((BASE + 0x100)):1
+	"$MT" region add --vm "$inj_pid" --mmio $BASE --len 0x10 --decoder virtio-pci \
+		--notify-base $BASE --multiplier 4 --queues 4 >/dev/null
+	events 4
+	inject_go inj
+	events_wait
+	is 'map([.addr - '$((BASE))', .width, .value, .no_value, .fast, .kind, .queue])' \
+		'[[0,0,0,true,true,"notify",0],[4,0,0,true,true,"notify",1],[8,0,0,true,true,"notify",2],[12,0,0,true,true,"notify",3]]'
+	stat_is '.regions[0] | [.matched, .fast, .slow, .emitted]' '[4,4,0,4]'
+	stat_is '.totals.unmatched' 1
+}

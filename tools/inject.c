@@ -27,7 +27,8 @@
 
 #define PROG		"mmiotrap-inject"
 #define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] STEP..."
-#define STEP_SYNTAX	"{mmio|pio|read|in}:ADDR:WIDTH:COUNT[:START[:STEP]] or outs:PORT:WIDTH:N"
+#define STEP_SYNTAX	"{mmio|pio|read|in}:ADDR:WIDTH:COUNT[:START[:STEP]], outs:PORT:WIDTH:N" \
+			" or fast:ADDR:COUNT[:STRIDE]"
 #define MAX_STEPS	64
 /* kvm_mmio's type and kvm_pio's rw, as the kernel traces them. */
 #define KVM_TRACE_MMIO_READ	1
@@ -37,7 +38,7 @@
 /* More than the trap looks at, so that its cut-off is tested. */
 #define OUTS_MAX		64
 
-enum kind { MMIO_WRITE, MMIO_READ, PIO_OUT, PIO_IN, PIO_OUTS };
+enum kind { MMIO_WRITE, MMIO_READ, PIO_OUT, PIO_IN, PIO_OUTS, FAST_MMIO };
 
 struct step {
 	const char *arg;
@@ -52,6 +53,7 @@ struct step {
 struct injector {
 	int mmio_fd;		/* raw_tp_mmio */
 	int pio_fd;		/* raw_tp_pio */
+	int fast_fd;		/* raw_tp_fast_mmio, where the kernel has it */
 	bool mmio_val_is_ptr;	/* as the instance was loaded */
 	struct step steps[MAX_STEPS];
 	int nsteps;
@@ -71,7 +73,7 @@ static const struct {
 	enum kind kind;
 } kinds[] = {
 	{ "mmio", MMIO_WRITE }, { "read", MMIO_READ }, { "pio", PIO_OUT },
-	{ "in", PIO_IN }, { "outs", PIO_OUTS },
+	{ "in", PIO_IN }, { "outs", PIO_OUTS }, { "fast", FAST_MMIO },
 };
 
 /* A whole field as a number; strtoull alone accepts signs and blanks. */
@@ -103,6 +105,13 @@ static bool parse_step(const char *arg, struct step *s)
 	for (; p && n < 5; p = strchr(p + 1, ':'))
 		if (!parse_u64(p + 1, &f[n++]))
 			return false;
+	/* A fast MMIO write has an address and nothing else: COUNT of them, STRIDE apart. */
+	if (s->kind == FAST_MMIO) {
+		s->addr = f[0];
+		s->count = f[1];
+		s->step = n == 3 ? f[2] : 0;
+		return !p && (n == 2 || n == 3) && s->count >= 1 && f[1] == s->count;
+	}
 	if (p || n < 3 || (s->kind == PIO_OUTS && n != 3))
 		return false;
 	s->addr = f[0];
@@ -181,7 +190,7 @@ static int wait_for_go(const char *path)
 }
 
 /* The program behind a pinned link. */
-static int link_prog(const char *root, const char *name)
+static int link_prog_of(const char *root, const char *name, bool quiet)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
@@ -191,8 +200,9 @@ static int link_prog(const char *root, const char *name)
 	snprintf(path, sizeof(path), "%s/links/%s", root, name);
 	link = bpf_obj_get(path);
 	if (link < 0) {
-		fprintf(stderr, PROG ": %s: %s (load with 'mmiotrap load --attach raw_tp')\n",
-			path, strerror(errno));
+		if (!quiet)
+			fprintf(stderr, PROG ": %s: %s (load with 'mmiotrap load --attach raw_tp')\n",
+				path, strerror(errno));
 		return -1;
 	}
 	if (bpf_obj_get_info_by_fd(link, &info, &len))
@@ -202,6 +212,16 @@ static int link_prog(const char *root, const char *name)
 			strerror(errno));
 	close(link);
 	return prog;
+}
+
+static int link_prog(const char *root, const char *name)
+{
+	return link_prog_of(root, name, false);
+}
+
+static int link_prog_quiet(const char *root, const char *name)
+{
+	return link_prog_of(root, name, true);
 }
 
 /* Find @var in the instance's read-only data (map @map_id) and read its byte. */
@@ -268,6 +288,8 @@ static int open_progs(struct injector *inj, const char *root)
 	inj->pio_fd = link_prog(root, "raw_tp_pio");
 	if (inj->mmio_fd < 0 || inj->pio_fd < 0)
 		return -1;
+	/* Optional, as its tracepoint: a fast step without it fails when it runs. */
+	inj->fast_fd = link_prog_quiet(root, "raw_tp_fast_mmio");
 	err = read_val_is_ptr(inj);
 	if (err)
 		fprintf(stderr, PROG ": raw_tp_mmio: cannot read mmio_val_is_ptr: %s\n",
@@ -284,7 +306,8 @@ static int test_run(struct injector *inj, const struct step *s, int fd,
 
 	if (bpf_prog_test_run_opts(fd, &opts)) {
 		fprintf(stderr, PROG ": BPF_PROG_TEST_RUN of %s for step '%s' failed: %s\n",
-			fd == inj->mmio_fd ? "raw_tp_mmio" : "raw_tp_pio", s->arg,
+			fd == inj->mmio_fd ? "raw_tp_mmio" : fd == inj->pio_fd ? "raw_tp_pio" :
+			"raw_tp_fast_mmio", s->arg,
 			strerror(errno));
 		return -1;
 	}
@@ -298,6 +321,12 @@ static int run_step(struct injector *inj, const struct step *s)
 	uint64_t value, data[OUTS_MAX];
 	uint32_t i;
 
+	if (s->kind == FAST_MMIO) {
+		for (i = 0; i < s->count; i++)
+			if (test_run(inj, s, inj->fast_fd, (__u64[]){ s->addr + i * s->step }, 1))
+				return -1;
+		return 0;
+	}
 	if (s->kind == PIO_OUTS) {
 		/* String I/O: one exit, COUNT elements of WIDTH bytes, values 1..N. */
 		for (i = 0; i < s->count; i++)
@@ -337,7 +366,7 @@ static void *vcpu(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct injector inj = { .mmio_fd = -1, .pio_fd = -1 };
+	struct injector inj = { .mmio_fd = -1, .pio_fd = -1, .fast_fd = -1 };
 	struct options opts = {};
 	pthread_t thread;
 	int err;
@@ -362,5 +391,7 @@ int main(int argc, char **argv)
 		       inj.runs, inj.err ? " (failed)" : "");
 	close(inj.mmio_fd);
 	close(inj.pio_fd);
+	if (inj.fast_fd >= 0)
+		close(inj.fast_fd);
 	return inj.err ? 1 : 0;
 }
