@@ -1102,6 +1102,8 @@ static void sort_errors(struct mmiotrap_policy *p)
 	struct mmiotrap_policy_problem *copy;
 	int *pos, i;
 
+	if (p->nproblems < 2)
+		return;
 	copy = malloc((p->nproblems + 1) * sizeof(*copy));
 	pos = malloc((p->nproblems + 1) * sizeof(*pos));
 	if (copy && pos) {
