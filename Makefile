@@ -44,7 +44,7 @@ CLI_LDLIBS	:= $(LIB_LDLIBS) -ljansson -lmicrohttpd
 
 LIB_SRCS	:= $(wildcard lib/*.c)
 CLI_SRCS	:= $(wildcard cli/*.c)
-VMM_SRCS	:= $(addprefix tools/,testvmm.c kvm_vm.c script.c emulator.c)
+VMM_SRCS	:= $(addprefix tools/,testvmm.c kvm_vm.c script.c emulator.c go.c)
 
 LIB_OBJS	:= $(patsubst lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 CLI_OBJS	:= $(patsubst cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
@@ -131,7 +131,7 @@ $(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS) $(OUTPUT)/libmmiotrap.a
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
 # Drives the trap's raw_tp programs with BPF_PROG_TEST_RUN: no VM, no libmmiotrap.
-$(OUTPUT)/mmiotrap-inject: $(OUTPUT)/tools/inject.o
+$(OUTPUT)/mmiotrap-inject: $(OUTPUT)/tools/inject.o $(OUTPUT)/tools/go.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
 

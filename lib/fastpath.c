@@ -117,7 +117,6 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt, int vm_fd,
 		      const struct mmiotrap_fast_opts *opts)
 {
 	struct mmiotrap_region w = { .vm = getpid(), .bus = bus, .addr = addr, .len = len };
-	const char *name = OPTS_GET(opts, name, NULL);
 	struct mmiotrap_fast *f;
 	__u8 fast;
 	int id, err;
@@ -137,15 +136,12 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fp, struct mmiotrap *mt, int vm_fd,
 			(unsigned long long)len);
 		return -EINVAL;
 	}
-	if (name && strlen(name) >= sizeof(w.name)) {
-		pr_warn("name '%s' is longer than %d characters\n", name, MMIOTRAP_NAME_LEN - 1);
-		return -ENAMETOOLONG;
-	}
-	if (name)
-		strcpy(w.name, name);
-	w.decoder = OPTS_GET(opts, decoder, MMIOTRAP_DECODER_RAW);
-	if (opts && opts->sz >= offsetofend(struct mmiotrap_fast_opts, params))
-		w.params = opts->params;
+	err = region_describe(&w, OPTS_GET(opts, name, NULL),
+			      OPTS_GET(opts, decoder, MMIOTRAP_DECODER_RAW),
+			      opts && opts->sz >= offsetofend(struct mmiotrap_fast_opts, params) ?
+			      &opts->params : NULL);
+	if (err)
+		return err;
 	w.action = MMIOTRAP_ACTION_RING | MMIOTRAP_ACTION_QUIET;
 	w.fast_widths = fast;
 	f = fast_new(mt, vm_fd);

@@ -66,6 +66,8 @@ struct mmiotrap_region *table_read(struct mmiotrap *mt);
 int regions_replay(struct mmiotrap *mt);
 size_t by_id_size(const struct mmiotrap *mt, size_t value_size);
 int region_add(struct mmiotrap *mt, const struct mmiotrap_region *want);
+int region_describe(struct mmiotrap_region *w, const char *name, enum mmiotrap_decoder decoder,
+		    const union mmiotrap_decoder_params *params);
 int region_at(struct mmiotrap *mt, __u32 vm, __u8 bus, __u64 addr, struct mmiotrap_region *r);
 int region_set_fast(struct mmiotrap *mt, __u32 id, __u8 fast);
 int region_del(struct mmiotrap *mt, __u32 id, bool fast_too);

@@ -581,24 +581,37 @@ static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 	return err;
 }
 
-int mmiotrap_region_add(struct mmiotrap *mt, __u32 vm, enum mmiotrap_bus bus, __u64 addr,
-			__u64 len, const struct mmiotrap_region_opts *opts)
+/* What both kinds of opts say of a region: its name and its decoder. */
+int region_describe(struct mmiotrap_region *w, const char *name, enum mmiotrap_decoder decoder,
+		    const union mmiotrap_decoder_params *params)
 {
-	struct mmiotrap_region w = { .vm = vm, .bus = bus, .addr = addr, .len = len };
-	const char *name = OPTS_GET(opts, name, NULL);
-
-	if (!mt || !OPTS_VALID(opts, struct mmiotrap_region_opts))
-		return -EINVAL;
-	if (name && strlen(name) >= sizeof(w.name)) {
+	if (name && strlen(name) >= sizeof(w->name)) {
 		pr_warn("name '%s' is longer than %d characters\n", name, MMIOTRAP_NAME_LEN - 1);
 		return -ENAMETOOLONG;
 	}
 	if (name)
-		strcpy(w.name, name);
+		strcpy(w->name, name);
+	w->decoder = decoder;
+	if (params)
+		w->params = *params;
+	return 0;
+}
+
+int mmiotrap_region_add(struct mmiotrap *mt, __u32 vm, enum mmiotrap_bus bus, __u64 addr,
+			__u64 len, const struct mmiotrap_region_opts *opts)
+{
+	struct mmiotrap_region w = { .vm = vm, .bus = bus, .addr = addr, .len = len };
+	int err;
+
+	if (!mt || !OPTS_VALID(opts, struct mmiotrap_region_opts))
+		return -EINVAL;
+	err = region_describe(&w, OPTS_GET(opts, name, NULL),
+			      OPTS_GET(opts, decoder, MMIOTRAP_DECODER_RAW),
+			      opts && opts->sz >= offsetofend(struct mmiotrap_region_opts, params) ?
+			      &opts->params : NULL);
+	if (err)
+		return err;
 	w.widths = OPTS_GET(opts, widths, 0) ?: MMIOTRAP_WIDTHS_ALL;
-	w.decoder = OPTS_GET(opts, decoder, MMIOTRAP_DECODER_RAW);
-	if (opts && opts->sz >= offsetofend(struct mmiotrap_region_opts, params))
-		w.params = opts->params;
 	w.flags = OPTS_GET(opts, flags, 0);
 	w.want_fast = OPTS_GET(opts, want_fast, 0);
 	w.action = MMIOTRAP_ACTION_RING |

@@ -24,6 +24,7 @@
 
 #include "mmiotrap.h"
 #include "mmiotrap_abi.h"
+#include "go.h"
 
 #define PROG		"mmiotrap-inject"
 #define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] STEP..."
@@ -166,27 +167,6 @@ static void parse_args(int argc, char **argv, struct injector *inj, struct optio
 	}
 	if (!inj->nsteps)
 		usage_error("no STEP given", "");
-}
-
-/* As in mmiotrap-testvmm: block until the test writes to or closes the FIFO. */
-static int wait_for_go(const char *path)
-{
-	ssize_t n;
-	char c;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	do {
-		n = read(fd, &c, 1);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
-	close(fd);
-	return n < 0 ? -1 : 0;
 }
 
 /* The program behind a pinned link. */
@@ -373,7 +353,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &inj, &opts);
 	/* Only after the go can a failure not leave the test blocked on the FIFO. */
-	if (opts.go && wait_for_go(opts.go))
+	if (opts.go && wait_for_go(PROG, opts.go))
 		return 2;
 	if (open_progs(&inj, opts.pin_root))
 		return 2;

@@ -20,6 +20,7 @@
 
 #include "mmiotrap.h"
 #include "emulator.h"
+#include "go.h"
 #include "kvm_vm.h"
 #include "script.h"
 
@@ -358,30 +359,6 @@ static int setup_vm(struct kvm_vm *vm, struct script *script)
 	return ret;
 }
 
-/*
- * Block until the test writes to (or just opens and closes) the FIFO,
- * so that it can attach to this process, which already owns a VM.
- */
-static int wait_for_go(const char *path)
-{
-	ssize_t n;
-	char c;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	do {
-		n = read(fd, &c, 1);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
-	close(fd);
-	return n < 0 ? -1 : 0;
-}
-
 static void mmio_access(const struct kvm_run *run, struct access *a)
 {
 	uint32_t len = run->mmio.len;
@@ -601,7 +578,7 @@ int main(int argc, char **argv)
 	st.writes = script_writes(&script, NULL, NULL);
 	if (setup_vm(&vm, &script))
 		return 2;
-	if (opts.go && wait_for_go(opts.go)) {
+	if (opts.go && wait_for_go(PROG, opts.go)) {
 		kvm_vm_destroy(&vm);
 		return 2;
 	}
