@@ -308,7 +308,12 @@ static int find_given(struct emu *e)
 static int subscribe(struct emu *e)
 {
 	struct mmiotrap_opts o = { .sz = sizeof(o), .pin_root = e->cfg.pin_root };
-	struct mmiotrap_subscribe_opts so = { .sz = sizeof(so), .busy_poll = e->cfg.busy_poll };
+	/*
+	 * The emulator serves this VM's regions: it owns them, and is woken by
+	 * their ioeventfds and its own exits, not by the ring per record.
+	 */
+	MMIOTRAP_OPTS(mmiotrap_subscribe_opts, so, .busy_poll = e->cfg.busy_poll,
+		      .vm = getpid(), .owner = true);
 	int err;
 
 	err = mmiotrap_open(&e->mt, &o);
