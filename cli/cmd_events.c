@@ -212,6 +212,9 @@ static int run(const struct cli *cli, struct mmiotrap_sub *sub)
 		if (n < 0)
 			return cli_error(cli, "reading events: %s", strerror(-n));
 	}
+	/* Stopped by a signal: what is in the ring is still said. */
+	if (stop && (n = mmiotrap_sub_consume(sub)) < 0 && n != -ECANCELED && n != -ESHUTDOWN)
+		return cli_error(cli, "reading events: %s", strerror(-n));
 	return 0;
 }
 

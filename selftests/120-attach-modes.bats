@@ -51,9 +51,10 @@ decoded_nvme() {
 	vmm_start vm mmio:0xfebf1004:4:1:3
 	"$MT" region add --vm "$vm_pid" --mmio 0xfebf1000 --len 8 --decoder nvme \
 		--bar0 0xfebf0000 --queues 1 >/dev/null
+	events_start "$BATS_TEST_TMPDIR/ev" --count 1 --duration 10
 	vmm_go vm
-	run "$MT" -j events --duration 1
-	assert_equal "$(jq -c '[.kind, .queue, .value]' <<<"$output")" '["cq_head",0,3]'
+	events_wait
+	assert_equal "$(jq -c '[.kind, .queue, .value]' "$BATS_TEST_TMPDIR/ev")" '["cq_head",0,3]'
 }
 
 @test "load --attach with a mode that does not load says why and leaves nothing" {

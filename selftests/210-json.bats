@@ -29,14 +29,15 @@ for line in sys.stdin:
 @test "events in text and in JSON Lines carry the same fields and values" {
 	vmm_start vm mmio:0xd0000000:4:200:7:3
 	"$MT" region add --vm "$vm_pid" --mmio 0xd0000000 --len 4 >/dev/null
+	# Two subscribers, one in text and one in JSON, each with every record.
+	events_start --text "$BATS_TEST_TMPDIR/text.out" --count 100 --duration 30
+	text_pid=$events_pid
+	events_start "$BATS_TEST_TMPDIR/json.out" --count 200 --duration 30
 	vmm_go vm
-	# One stream, read half as text and half as JSON.
-	run "$MT" events --count 100 --duration 30
-	assert_success
-	text=$output
-	run "$MT" -j events --count 100 --duration 30
-	assert_success
-	json=$output
+	events_wait
+	wait "$text_pid" || fail "the text subscriber exited $?"
+	text=$(cat "$BATS_TEST_TMPDIR/text.out")
+	json=$(tail -n 100 "$BATS_TEST_TMPDIR/json.out")
 	[ "$(grep -c . <<<"$text")" = 100 ]
 	text_to_json <<<"$text" >"$BATS_TEST_TMPDIR/text"
 	check_events "$BATS_TEST_TMPDIR/text" --vm "$vm_pid" --region 1 --bus mmio \

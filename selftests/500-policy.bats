@@ -633,10 +633,10 @@ vms:
 	EOF
 	run "$MT" policy apply "$f"
 	assert_output "added nvme-db"
+	events_start "$BATS_TEST_TMPDIR/ev" --count 5 --duration 30
 	vmm_go vm
-	run "$MT" -j events --duration 1
-	assert_success
-	assert_equal "$(jq -s -c 'map([.kind, .queue, .value])' <<<"$output")" \
+	events_wait
+	assert_equal "$(jq -s -c 'map([.kind, .queue, .value])' "$BATS_TEST_TMPDIR/ev")" \
 		'[["sq_tail",0,5],["sq_tail",0,6],["cq_head",0,3],["sq_tail",1,9],["bad_queue",2,2]]'
 }
 

@@ -136,13 +136,16 @@ subscribers() {
 	"$MT" -j status | jq '.subscribers | length'
 }
 
-# events_start FILE ARGS...: a JSON events reader in the background, back
-# once it has subscribed: a subscriber gets the records made while it is there.
+# events_start [--text] FILE ARGS...: an events reader (JSON unless --text)
+# in the background, back once it has subscribed: a subscriber gets the
+# records made while it is there.
 events_start() {
-	local file=$1 before i
+	local json=-j file before i
+	[ "$1" != --text ] || { json=; shift; }
+	file=$1
 	shift
 	before=$(subscribers)
-	"$MT" -j events "$@" >"$file" 3>&- &
+	"$MT" $json events "$@" >"$file" 3>&- &
 	events_pid=$!
 	echo $! >>"$BATS_TEST_TMPDIR/children"
 	for i in $(seq 200); do
