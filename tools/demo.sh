@@ -35,11 +35,16 @@ mkfifo "$tmp/go"
 vmm_pid=$!
 say "$mt" region add --vm "$vmm_pid" --mmio 0xfebf1000 --len 0x1000 --width 4 --name nvme-db
 say "$mt" region add --vm "$vmm_pid" --pio 0xc050 --len 2 --width 2 --name virtio-notify
+# A subscriber gets the writes made while it is there: it comes first.
+printf '\n$ %s events --count 9 --duration 5 &   (then the guest runs)\n' "$mt"
+"$mt" events --count 9 --duration 5 >"$tmp/events" &
+events_pid=$!
+until "$mt" -j status | jq -e '.subscribers | length > 0' >/dev/null; do sleep 0.05; done
 echo go >"$tmp/go"
 wait "$vmm_pid"
 vmm_pid=
+wait "$events_pid"
+cat "$tmp/events"
 printf '\nthe guest is done; its VMM says: %s\n' "$(cat "$tmp/vmm.out")"
-
-say "$mt" events --count 9 --duration 5
 say "$mt" stats
 say "$mt" unload
