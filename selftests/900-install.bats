@@ -35,8 +35,12 @@ setup() {
 	}
 	C
 	export PKG_CONFIG_PATH=$dest/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
+	# A library built with the sanitizers (make check SANITIZE=1) wants them in its program too.
+	san=
+	! nm -D "$dest/usr/lib/libmmiotrap.so.0" | grep -q __asan_init ||
+		san="-fsanitize=address,undefined"
 	for link in "" --static; do
-		run sh -c "cc -Wall -Werror -o '$BATS_TEST_TMPDIR/emu' '$BATS_TEST_TMPDIR/emu.c' \
+		run sh -c "cc -Wall -Werror $san -o '$BATS_TEST_TMPDIR/emu' '$BATS_TEST_TMPDIR/emu.c' \
 			\$(pkg-config $link --cflags --libs libmmiotrap)"
 		assert_success
 		run env LD_LIBRARY_PATH="$dest/usr/lib" "$BATS_TEST_TMPDIR/emu"
