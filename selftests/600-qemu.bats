@@ -6,8 +6,9 @@
 
 setup() {
 	load helper
-	load_trap
+	# First: teardown stops the VMs with it, whatever setup got to.
 	source "$BATS_TEST_DIRNAME/qemu/qemu.bash"
+	load_trap
 	qemu_available 2>"$BATS_TEST_TMPDIR/why" || require "$(cat "$BATS_TEST_TMPDIR/why")"
 }
 
