@@ -45,29 +45,52 @@ static void counters_add(struct mmiotrap_counters *sum, const struct mmiotrap_co
 	sum->fast += c->fast;
 }
 
-/* Region @r's VM name: a VM with many regions is looked up in /proc once. */
-static void vm_name(struct mmiotrap_stats *st, struct mmiotrap_stats_region *r)
-{
-	int i;
+/*
+ * Each VM's first region in the snapshot, by pid, open addressing: a VM
+ * with many regions is looked up in /proc once, and a table of thousands
+ * of VMs costs no pass over the regions per region.
+ */
+struct vm_seen {
+	int *first;	/* index into st->regions + 1; 0: empty */
+	__u32 mask;
+};
 
-	for (i = 0; i < st->nr; i++) {
-		if (st->regions[i].region.vm == r->region.vm) {
-			memcpy(r->vm_name, st->regions[i].vm_name, sizeof(r->vm_name));
+static void vm_name(struct mmiotrap_stats *st, struct vm_seen *seen,
+		    struct mmiotrap_stats_region *r)
+{
+	__u32 h = r->region.vm * 2654435761U;
+	int *slot;
+
+	for (;; h++) {
+		slot = &seen->first[h & seen->mask];
+		if (!*slot)
+			break;
+		if (st->regions[*slot - 1].region.vm == r->region.vm) {
+			memcpy(r->vm_name, st->regions[*slot - 1].vm_name, sizeof(r->vm_name));
 			return;
 		}
 	}
+	*slot = st->nr + 1;
 	if (mmiotrap_vm_name(r->region.vm, r->vm_name, sizeof(r->vm_name)))
 		r->vm_name[0] = '\0';
 }
 
 /* Fill @st from the maps read into @regions and @percpu. */
-static void collect(struct mmiotrap *mt, struct mmiotrap_stats *st,
-		    const struct mmiotrap_region *regions, const struct mmiotrap_counters *percpu)
+static int collect(struct mmiotrap *mt, struct mmiotrap_stats *st,
+		   const struct mmiotrap_region *regions, const struct mmiotrap_counters *percpu)
 {
 	const volatile struct mmiotrap_slot *slot;
 	struct mmiotrap_stats_region *r;
-	__u32 id;
+	struct vm_seen seen;
+	__u32 id, size = 1;
 	int cpu;
+
+	/* At least twice the regions: probes stay short. */
+	while (size < 2 * mt->nids)
+		size <<= 1;
+	seen = (struct vm_seen){ .first = calloc(size, sizeof(int)), .mask = size - 1 };
+	if (!seen.first)
+		return -ENOMEM;
 
 	for (id = 1; id < mt->nids; id++) {
 		if (!regions[id].len)
@@ -81,10 +104,12 @@ static void collect(struct mmiotrap *mt, struct mmiotrap_stats *st,
 		slot = &mt->slots[id];
 		r->value = slot->value;
 		r->seq = slot->seq;
-		vm_name(st, r);
+		vm_name(st, &seen, r);
 		counters_add(&st->sum, &r->counters);
 		st->nr++;
 	}
+	free(seen.first);
+	return 0;
 }
 
 
@@ -117,7 +142,9 @@ int mmiotrap_stats_read(struct mmiotrap *mt, struct mmiotrap_stats **stp)
 		err = mmiotrap_totals(mt, &st->totals);
 	if (err)
 		goto cleanup;
-	collect(mt, st, regions, percpu);
+	err = collect(mt, st, regions, percpu);
+	if (err)
+		goto cleanup;
 	*stp = st;
 	st = NULL;
 cleanup:
