@@ -478,8 +478,9 @@ struct mmiotrap_fast_opts {
  * mmiotrap_sub_dispatch_exit(). On failure nothing is left registered, and
  * the print callback says why: mmiotrap_region_add()'s errors, -EINVAL
  * (fast widths that are not accepted widths, or none that fits @len),
- * -E2BIG (more than 64 ioeventfds), or KVM_IOEVENTFD's (-ENOTTY: @vm_fd is
- * no VM fd).
+ * -E2BIG (more than 64 ioeventfds), -EBUSY (an ioeventfd is there already:
+ * -EEXIST is only a name taken), or KVM_IOEVENTFD's (-ENOTTY: @vm_fd is no
+ * VM fd).
  */
 int mmiotrap_fast_add(struct mmiotrap_fast **fast, struct mmiotrap *mt, int vm_fd,
 		      enum mmiotrap_bus bus, __u64 addr, __u64 len,

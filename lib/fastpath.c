@@ -104,9 +104,11 @@ static int assign(struct mmiotrap_fast *f)
 			err = -errno;
 			pr_warn("KVM_IOEVENTFD at 0x%llx, len %u on VM fd %d: %s\n",
 				(unsigned long long)f->io[i].addr, f->io[i].len, f->vm_fd,
-				err == -ENOTTY || err == -EBADF ? "not a KVM VM fd" : strerror(-err));
+				err == -ENOTTY || err == -EBADF ? "not a KVM VM fd" :
+				err == -EEXIST ? "an ioeventfd is there already" : strerror(-err));
 			deassign(f, i);
-			return err;
+			/* -EEXIST is a region's name taken: another ioeventfd is -EBUSY. */
+			return err == -EEXIST ? -EBUSY : err;
 		}
 	}
 	return 0;

@@ -174,3 +174,18 @@ vmm() {
 	assert_equal "$(jq -s -c '[.[50:][] | [.seq, .value, .region_gone]]' "$BATS_TEST_TMPDIR/ev")" \
 		'[[0,8192,null],[1,8193,null],[2,8194,null],[3,8195,null],[4,8196,null]]'
 }
+
+@test "a VMM killed with SIGKILL leaves its regions' names free for the next one" {
+	vmm old 1 1
+	kill -KILL "$old_pid"
+	wait "$old_pid" 2>/dev/null || true
+	inject_start new mmio:$BASE:4:3:7
+	run "$MT" region add --vm "$new_pid" --mmio $BASE --len 4 --name old-db
+	assert_success
+	run "$MT" -j region list
+	assert_equal "$(jq -c 'map([.name, .vm])' <<<"$output")" "[[\"old-db\",$new_pid]]"
+	events_start "$BATS_TEST_TMPDIR/ev" --count 3 --duration 10
+	inject_go new
+	events_wait
+	assert_equal "$(jq -s -c 'map([.value, .seq])' "$BATS_TEST_TMPDIR/ev")" '[[7,0],[8,1],[9,2]]'
+}
