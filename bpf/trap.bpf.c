@@ -26,8 +26,11 @@ const volatile bool mmio_val_is_ptr = true;
 const volatile bool pio_has_data = true;
 const volatile __u64 ns_per_tick = 10000000;
 
-/* The loader sizes the maps indexed by region id and the rest (struct mmiotrap_opts). */
-/* mmap'ed by the library too: reading the table costs no system call. */
+/*
+ * The loader sizes the maps indexed by region id and the rest (struct
+ * mmiotrap_opts). regions is mmap'ed by the library too: reading the table
+ * costs it no system call.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MMIOTRAP_DEFAULT_REGIONS + 1);
@@ -119,7 +122,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mmiotrap_totals);
 } totals SEC(".maps");
-
 
 static struct mmiotrap_totals *my_totals(void)
 {
