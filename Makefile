@@ -30,7 +30,8 @@ SONAME		:= libmmiotrap.so.0
 # What make deps installs from Debian when it is missing.
 DEBS := make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev pkg-config libjansson-dev libyaml-dev bats bats-assert bats-support bats-file \
-	jq python3 util-linux procps strace qemu-system-x86 libmicrohttpd-dev prometheus tmux curl
+	jq python3 util-linux procps strace qemu-system-x86 libmicrohttpd-dev prometheus tmux curl \
+	kmod
 
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=... replaces them); what
 # the build needs is in ALL_CFLAGS, which a command line cannot drop.

@@ -12,7 +12,9 @@
  *
  * What its ring had no room for, the trap counts in drops[slot], an array
  * this subscriber maps: losses are reported from those counts, exactly,
- * never guessed from gaps in seq (vCPUs commit out of seq order).
+ * never guessed from gaps in seq (vCPUs commit out of seq order). A gap
+ * the counts account for is reported in place, before the record after it;
+ * the rest after the ring's records.
  *
  * It keeps its own view of the region table, so that neither an event nor
  * an exit sends it to the maps: the table's version, in shared memory,
@@ -264,10 +266,28 @@ static bool is_exit(const struct mmiotrap_sub *sub, const struct mmiotrap_event 
 static int deliver(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
 {
 	struct view *v = &sub->view[ev->region];
+	__u64 gap, unreported;
+	int err;
 
 	/* A generation not seen under this id is a new region. */
 	if (ev->gen != v->last.gen)
 		v->next_seq = 0;
+	/*
+	 * A gap in seq is a loss only as far as the drops say (vCPUs commit
+	 * out of seq order); that far, it is reported in its place, before
+	 * this record. The trap counted the drop before it made this record.
+	 */
+	if (ev->seq > v->next_seq) {
+		gap = ev->seq - v->next_seq;
+		unreported = ((const volatile __u64 *)sub->drops)[ev->region] - v->lost;
+		if (gap > unreported)
+			gap = unreported;
+		if (gap) {
+			err = report_lost(sub, ev->region, gap);
+			if (err)
+				return err;
+		}
+	}
 	v->last = *ev;
 	if (ev->seq >= v->next_seq)
 		v->next_seq = ev->seq + 1;

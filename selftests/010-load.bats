@@ -105,6 +105,7 @@ own_links() {
 	[ "$(jq -r '.checks[] | select(.name == "attach mode") | .detail' <<<"$output")" = tp_btf ]
 }
 
+# bats test_tags=kvm
 @test "doctor succeeds where /dev/kvm is usable too" {
 	require_kvm
 	run "$MT" doctor

@@ -36,6 +36,7 @@ decoded() {
 	output=$(cat "$BATS_TEST_TMPDIR/ev")
 }
 
+# bats test_tags=kvm
 @test "nvme: SQ tails and CQ heads by queue, off-grid and beyond-queue writes said so" {
 	decoded --mmio 0xfebf1000 --len 0x20 --decoder nvme --bar0 0xfebf0000 --queues 2 -- \
 		mmio:0xfebf1000:4:2:5 mmio:0xfebf1004:4:1:3 mmio:0xfebf1008:4:1:9 \
@@ -44,6 +45,7 @@ decoded() {
 		'[["sq_tail",0,5],["sq_tail",0,6],["cq_head",0,3],["sq_tail",1,9],["cq_head",1,1],["bad_queue",2,2],["off_grid",null,7]]'
 }
 
+# bats test_tags=kvm
 @test "nvme with a doorbell stride: CAP.DSTRD 2 puts doorbells 16 bytes apart" {
 	decoded --mmio 0xfebf1000 --len 0x40 --decoder nvme --bar0 0xfebf0000 --dstrd 2 --queues 2 -- \
 		mmio:0xfebf1010:4:1:4 mmio:0xfebf1020:4:1:8 mmio:0xfebf1004:4:1:1
@@ -51,6 +53,7 @@ decoded() {
 		'[["cq_head",0,4],["sq_tail",1,8],["off_grid",null,1]]'
 }
 
+# bats test_tags=kvm
 @test "virtio-pci: the queue from the notify address, NOTIFICATION_DATA split and packed" {
 	decoded --mmio 0xfe003000 --len 0x20 --decoder virtio-pci --notify-base 0xfe003000 \
 		--multiplier 4 --queues 4 --notification-data -- \
@@ -65,18 +68,21 @@ decoded() {
 		'["notify",6,32767,0,null]'
 }
 
+# bats test_tags=kvm
 @test "virtio-legacy: the queue index written to QUEUE_NOTIFY" {
 	decoded --pio 0xc050 --len 2 --width 2 --decoder virtio-legacy --queues 3 -- pio:0xc050:2:4:0
 	assert_equal "$(jq -s -c 'map([.kind, .queue])' <<<"$output")" \
 		'[["notify",0],["notify",1],["notify",2],["bad_queue",3]]'
 }
 
+# bats test_tags=kvm
 @test "bitfield: named fields from mask and shift" {
 	decoded --pio 0x600 --len 4 --decoder bitfield --field lo:0xff:0 --field mid:0xfff:8 \
 		--field top:0xf:28 -- pio:0x600:4:1:0xa1234567
 	assert_equal "$(jq -c '[.kind, .fields]' <<<"$output")" '["fields",{"lo":103,"mid":837,"top":10}]'
 }
 
+# bats test_tags=kvm
 @test "events in text show the decoded fields too" {
 	require_kvm
 	vmm_start vm mmio:0xfebf1000:4:1:9

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # MMIO doorbell writes of a real guest, captured with exact values, in order,
 # each region's seq counting from 0 without a gap.
+# bats file_tags=kvm
 
 N=1000
 BASE=0xd0000000

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # PIO doorbell writes (out) of a real guest, captured with exact values, in
 # order, seq from 0 without a gap.
+# bats file_tags=kvm
 
 N=1000
 

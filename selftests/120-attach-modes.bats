@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Every attach mode this kernel can load (doctor says which) captures the
 # same writes: the fallbacks are tested, not only the mode load picks.
+# bats file_tags=kvm
 
 N=200
 

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Two VMs at once: each region captures only its own VM's writes, and the
 # events filters pick one VM or one region.
+# bats file_tags=kvm
 
 DB=0xd0000000
 PORT=0x510

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # -j output parses, says what the text output says, and the counters agree
 # with the events a subscriber saw.
+# bats file_tags=kvm
 
 setup() {
 	load helper

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # A region belongs to a process, not to a pid: once its VMM exits, a later
 # process that gets the same pid is not captured.
+# bats file_tags=kvm
 
 setup() {
 	load helper

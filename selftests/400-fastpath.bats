@@ -3,6 +3,7 @@
 # The fast path: a region with an ioeventfd completes the guest's write in
 # the kernel, and the emulator still gets every value, in order. The test
 # VMM's emulator checks each value against the guest's script.
+# bats file_tags=kvm
 
 N=2000
 

@@ -464,6 +464,7 @@ refused() {
 	assert_equal "$(snapshot)" "$before"
 }
 
+# bats test_tags=kvm
 @test "a fast region is adopted by its VMM: its writes stop exiting, and only the VMM lets it go" {
 	load_trap
 	mkfifo "$BATS_TEST_TMPDIR/fast.go"
@@ -614,6 +615,7 @@ vms:
 	assert_equal "$(snapshot)" "$before"
 }
 
+# bats test_tags=kvm
 @test "writes through an applied nvme policy are decoded: kind and queue" {
 	load_trap
 	vmm_start vm mmio:0xfebf1000:4:2:5 mmio:0xfebf1004:4:1:3 mmio:0xfebf1008:4:1:9 \

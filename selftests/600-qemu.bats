@@ -3,6 +3,7 @@
 # An unmodified QEMU (Debian's qemu-system-x86_64 -enable-kvm, q35, SeaBIOS)
 # booting from NVMe: mmiotrap must see exactly the doorbell writes that QEMU
 # traces itself, in the same order, with the same queues and values.
+# bats file_tags=kvm
 
 setup() {
 	load helper

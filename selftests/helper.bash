@@ -28,7 +28,14 @@ require() {
 missing() {
 	local doctor
 	[ "$(id -u)" = 0 ] || { echo "these tests need root"; return; }
-	doctor=$("$MT" -j doctor 2>&1)
+	# Once a run: doctor loads the trap in each attach mode, seconds on a slow machine.
+	local cache=${BATS_RUN_TMPDIR:+$BATS_RUN_TMPDIR/doctor.json}
+	if [ -n "$cache" ] && [ -s "$cache" ]; then
+		doctor=$(<"$cache")
+	else
+		doctor=$("$MT" -j doctor 2>&1)
+		[ -z "$cache" ] || printf '%s\n' "$doctor" >"$cache"
+	fi
 	jq -r --arg need "$1" '[.checks[] | select(.ok | not)] as $bad |
 		if $need == "kvm" and any($bad[]; .name == "kvm") then "no usable /dev/kvm"
 		else [$bad[] | select(.name != "kvm") | "\(.name): \(.detail)"] | join("; ") |
@@ -42,6 +49,9 @@ require_bpf() {
 	[ -z "$why" ] || require "$why"
 }
 
+# A test that starts a VM carries the bats tag kvm (file_tags or
+# test_tags): where the host has no /dev/kvm, selftests/run runs it in
+# tools/kvm-vm, and here it would fail in CI.
 require_kvm() {
 	local why
 	why=$(missing kvm)

@@ -26,6 +26,11 @@ say() {
 	"$@"
 }
 
+# A host without KVM (a VM itself, say) shows the demo in a VM that has it.
+if ! "$mt" -j doctor | jq -e '.checks[] | select(.name == "kvm") | .ok' >/dev/null; then
+	echo "No usable /dev/kvm here: the demo runs in tools/kvm-vm, a VM with KVM (emulated, slow)."
+	exec "$(dirname "$0")/kvm-vm" "$0" "$build"
+fi
 "$mt" doctor >/dev/null || { "$mt" doctor; exit 1; }
 say "$mt" load
 
