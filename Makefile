@@ -178,6 +178,7 @@ fuzz: deps
 		mkdir -p $(FUZZ_DIR)/corpus/$$t && \
 		echo "  FUZZ    $$t for $(FUZZ_SECONDS)s" && \
 		$(FUZZ_DIR)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/ \
 			-max_len=65536 $(FUZZ_DIR)/corpus/$$t selftests/fuzz/corpus/$$t 2>$(FUZZ_DIR)/$$t.log || \
 			{ tail -40 $(FUZZ_DIR)/$$t.log; exit 1; }; \
 	done

@@ -613,7 +613,8 @@ int mmiotrap_sub_consume(struct mmiotrap_sub *sub);
  * The slow path: hand a KVM_EXIT_MMIO or KVM_EXIT_IO exit of this process
  * to the subscriber. A write to one of this process's regions was recorded
  * by the trap before the exit; it is delivered to the callback now, on this
- * thread, with the records before it (at most 64 in all). Returns:
+ * thread, with the records before it (at most 64 in all), unless the poller
+ * read it first. Call it on the vCPU thread that took the exit. Returns:
  *   1	the write reached the callback (or, had the ring no room for it,
  *	its LOST event did): the VMM need do nothing more for it;
  *   2	more than 64 records are before it: the poller delivers it, in order;

@@ -21,6 +21,7 @@
  * says when the view is old, and a record's generation says when the
  * region it names is newer than the view.
  */
+#define _GNU_SOURCE	/* gettid() */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -40,6 +41,8 @@
 #include "internal.h"
 
 #define MAX_WATCHED	64
+/* vCPU threads whose exit's record the poller delivered before their dispatch. */
+#define MAX_EARLY	64
 /* An exit delivers at most this many records: its own and those before it. */
 #define DISPATCH_BATCH	64
 /* Ends a bounded delivery; never reaches a caller. */
@@ -64,6 +67,17 @@ struct view {
 	struct mmiotrap_event last;
 	__u64 next_seq;
 	__u64 lost;	/* drops of this id reported */
+};
+
+/*
+ * A slow write the poller delivered before its vCPU thread came to
+ * dispatch it: the thread waits in that exit, so one per thread.
+ */
+struct early {
+	__u32 tid;	/* 0: free */
+	__u32 width;
+	__u64 addr;
+	__u8 bus;
 };
 
 struct mmiotrap_sub {
@@ -97,9 +111,11 @@ struct mmiotrap_sub {
 	int nmine;
 	struct span *mine;	/* by bus, then address */
 	struct view *view;	/* by region id */
-	/* The exit being dispatched, and whether its record was delivered. */
+	/* The exit being dispatched, its thread, and whether its record was delivered. */
 	const struct kvm_run *exit;
+	__u32 exit_tid;
 	bool exit_seen;
+	struct early early[MAX_EARLY];
 };
 
 static int cmp_span(const void *a, const void *b)
@@ -263,6 +279,46 @@ static int report_gone(struct mmiotrap_sub *sub)
 
 static bool is_exit(const struct mmiotrap_sub *sub, const struct mmiotrap_event *ev);
 
+/*
+ * A write of this VMM that exited may be read by the poller before its
+ * vCPU thread dispatches the exit: remember it, so that the dispatch
+ * knows the write reached the callback.
+ */
+static void note_early(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
+{
+	struct early *e, *free = NULL;
+	int i;
+
+	for (i = 0; i < MAX_EARLY; i++) {
+		e = &sub->early[i];
+		if (e->tid == ev->vcpu_tid || (!e->tid && !free)) {
+			free = e;
+			if (e->tid)
+				break;
+		}
+	}
+	if (!free)
+		free = &sub->early[ev->vcpu_tid % MAX_EARLY];
+	*free = (struct early){ .tid = ev->vcpu_tid, .width = ev->width, .addr = ev->addr,
+				.bus = ev->bus };
+}
+
+/* Was this thread's exit delivered already? Then it is taken. */
+static bool take_early(struct mmiotrap_sub *sub, __u8 bus, __u64 addr, __u32 width)
+{
+	struct early *e;
+	int i;
+
+	for (i = 0; i < MAX_EARLY; i++) {
+		e = &sub->early[i];
+		if (e->tid != sub->exit_tid)
+			continue;
+		e->tid = 0;
+		return e->bus == bus && e->addr == addr && e->width == width;
+	}
+	return false;
+}
+
 static int deliver(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
 {
 	struct view *v = &sub->view[ev->region];
@@ -293,6 +349,8 @@ static int deliver(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
 		v->next_seq = ev->seq + 1;
 	if (sub->exit && is_exit(sub, ev))
 		sub->exit_seen = true;
+	else if (!sub->exit && !(ev->flags & MMIOTRAP_EVENT_FAST) && ev->vm == sub->pid)
+		note_early(sub, ev);
 	sub->delivered++;
 	return sub->fn(sub->ctx, ev, region_of(sub, ev->region, ev->gen));
 }
@@ -651,7 +709,7 @@ static bool is_exit(const struct mmiotrap_sub *sub, const struct mmiotrap_event 
 	__u32 width;
 
 	return exit_write(sub->exit, &bus, &addr, &width) && ev->bus == bus && ev->addr == addr &&
-	       ev->width == width && ev->vm == sub->pid;
+	       ev->width == width && ev->vm == sub->pid && ev->vcpu_tid == sub->exit_tid;
 }
 
 /*
@@ -659,11 +717,15 @@ static bool is_exit(const struct mmiotrap_sub *sub, const struct mmiotrap_event 
  * and what is before it in the ring, up to a batch. What is left behind
  * may be records that woke no one: the kick wakes the poller for them.
  */
-static int dispatch(struct mmiotrap_sub *sub, const struct kvm_run *run)
+static int dispatch(struct mmiotrap_sub *sub, const struct kvm_run *run, __u8 bus,
+		    __u64 addr, __u32 width)
 {
 	__u64 one = 1;
 	int err;
 
+	sub->exit_tid = gettid();
+	if (take_early(sub, bus, addr, width))
+		return 1;
 	sub->exit = run;
 	sub->exit_seen = false;
 	err = drain(sub, DISPATCH_BATCH);
@@ -697,7 +759,7 @@ int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *r
 	err = view_sync(sub);
 	r = err ? NULL : mine_at(sub, bus, addr);
 	if (r && mmiotrap_region_takes(r, addr, width))
-		err = dispatch(sub, run);
+		err = dispatch(sub, run, bus, addr, width);
 	pthread_mutex_unlock(&sub->lock);
 	return err;
 }

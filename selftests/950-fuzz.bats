@@ -16,8 +16,9 @@ setup() {
 fuzz() {
 	[ -x "$FUZZ/fuzz-$1" ] || fail "$FUZZ/fuzz-$1 is not built: make fuzz-build"
 	mkdir -p "$BATS_TEST_TMPDIR/$1"
+	# A crash's input lands in the test's directory, not in the tree.
 	run "$FUZZ/fuzz-$1" -max_total_time="$SECONDS_EACH" -max_len=65536 \
-		"$BATS_TEST_TMPDIR/$1" "$CORPUS/$1"
+		-artifact_prefix="$BATS_TEST_TMPDIR/" "$BATS_TEST_TMPDIR/$1" "$CORPUS/$1"
 	[ "$status" = 0 ] || fail "fuzz-$1 exited $status: $(tail -30 <<<"$output")"
 	assert_output --regexp 'Done [0-9]+ runs'
 }
