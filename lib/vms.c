@@ -251,7 +251,7 @@ static void add_irqfd(struct vm_entry *v, const struct vms_rec *rec)
 	};
 }
 
-/* The records of VM @rec, up to the next VM or eventfd record: how many. */
+/* How many records after the VM record at @at are its own: up to the next VM or eventfd. */
 static size_t vm_records(const struct records *r, size_t at)
 {
 	size_t i;
