@@ -11,7 +11,6 @@ DOORBELLS=(--doorbell mmio:0xd0000000:4 --doorbell pio:0x600:2:0x3
 
 setup() {
 	load helper
-	require_kvm
 }
 
 teardown() {
@@ -22,6 +21,7 @@ teardown() {
 # line (pid, ioeventfds, irqfds) in $held, its pid in $vm_pid. The script
 # ends with a port write: under an in-kernel irqchip its hlt never exits.
 hold() {
+	require_kvm
 	fifo=$BATS_TEST_TMPDIR/hold
 	mkfifo "$fifo"
 	"$VMM" -j --hold "$fifo" "$@" pio:0x510:1:1 >"$BATS_TEST_TMPDIR/vm.out" 2>&1 3>&- &
@@ -171,6 +171,7 @@ bad() {
 }
 
 @test "bad arguments give one line and fail" {
+	require_bpf
 	gone=$(sh -c 'echo $$')
 	while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
 	bad vm show "$gone" "no process '$gone'"
