@@ -45,7 +45,7 @@ CLI_LDLIBS	:= $(LIB_LDLIBS) -ljansson -lmicrohttpd
 
 LIB_SRCS	:= $(wildcard lib/*.c)
 CLI_SRCS	:= $(wildcard cli/*.c)
-VMM_SRCS	:= $(addprefix tools/,testvmm.c kvm_vm.c script.c emulator.c go.c)
+VMM_SRCS	:= $(addprefix tools/,testvmm.c testvmm_fds.c kvm_vm.c script.c emulator.c go.c)
 
 LIB_OBJS	:= $(patsubst lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 CLI_OBJS	:= $(patsubst cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
@@ -87,11 +87,12 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 # Header dependencies come from the compiler (-MMD -MP); generated headers
 # are named, since they must exist before the first compile finds them.
-$(LIB_OBJS): $(OUTPUT)/trap.skel.h
+$(LIB_OBJS): $(OUTPUT)/trap.skel.h $(OUTPUT)/vms.skel.h
 
+# -Ibpf: the library shares bpf/vms.h, its iterator's records, with no one else.
 $(OUTPUT)/lib/%.o: lib/%.c | $(OUTPUT)/lib
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf -fPIC -c $< -o $@
 
 $(OUTPUT)/cli/%.o: cli/%.c | $(OUTPUT)/cli
 	$(call msg,CC,$@)
@@ -150,11 +151,11 @@ FUZZ_BINS	:= $(addprefix $(FUZZ_DIR)/fuzz-,$(FUZZ_TARGETS))
 $(FUZZ_DIR)/lib:
 	$(Q)mkdir -p $@
 
-$(FUZZ_LIB_OBJS): $(OUTPUT)/trap.skel.h
+$(FUZZ_LIB_OBJS): $(OUTPUT)/trap.skel.h $(OUTPUT)/vms.skel.h
 
 $(FUZZ_DIR)/lib/%.o: lib/%.c | $(FUZZ_DIR)/lib
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Ibpf -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_DIR)/cli.o: cli/cli.c | $(FUZZ_DIR)/lib
 	$(call msg,FUZZ-CC,$@)

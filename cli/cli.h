@@ -98,5 +98,6 @@ int do_stats(struct cli *cli);
 int do_top(struct cli *cli);
 int do_exporter(struct cli *cli);
 int do_policy(struct cli *cli);
+int do_vm(struct cli *cli);
 
 #endif /* MMIOTRAP_CLI_H */

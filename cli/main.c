@@ -19,6 +19,7 @@ static const struct cmd objects[] = {
 	{ "top",	do_top,		true },
 	{ "exporter",	do_exporter,	true },
 	{ "policy",	do_policy,	false },
+	{ "vm",		do_vm,		false },
 	{}
 };
 

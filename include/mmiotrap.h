@@ -459,6 +459,96 @@ int mmiotrap_vm_name(__u32 pid, char *buf, size_t size);
  */
 int mmiotrap_find_vm(const char *name, __u32 *pids, int max);
 
+/*
+ * Discovery: every KVM VM running on the host, read from the kernel with a
+ * BPF iterator (root, no instance needed, no VMM change, no ptrace): its
+ * ioeventfds (doorbells KVM completes in the kernel), its irqfds
+ * (interrupts fed through an eventfd) and who holds each eventfd. What a
+ * VMM changes during the scan may show half-changed.
+ */
+struct mmiotrap_vms;
+
+struct mmiotrap_vms_opts {
+	size_t sz;
+	__u32 pid;		/* only this process's VMs; 0: all */
+};
+
+/* A process holding an eventfd, and its fd for it. */
+struct mmiotrap_eventfd_holder {
+	__u32 pid;
+	int fd;
+};
+
+struct mmiotrap_vm_eventfd {
+	int id;			/* the kernel's, as /proc/PID/fdinfo's eventfd-id */
+	int fd;			/* the VMM's fd for it; -1 if it holds none */
+	/* Every other (process, fd) that holds it: a vhost-user backend, ... */
+	int nholders;
+	const struct mmiotrap_eventfd_holder *holders;
+};
+
+/* A KVM ioeventfd: writes that match complete in the kernel and signal the eventfd. */
+struct mmiotrap_vm_ioeventfd {
+	enum mmiotrap_bus bus;
+	__u64 addr;
+	__u32 len;		/* 0: any width, no value */
+	bool wildcard;		/* any value; else only datamatch */
+	__u64 datamatch;
+	/* KVM put it on its fast MMIO bus too (every length-0 MMIO ioeventfd). */
+	bool fast_mmio_bus;
+	/*
+	 * What the trap sees of a write on this host: the address only when
+	 * the host takes the fast MMIO bus (mmiotrap_host's fast_mmio_bus)
+	 * for a length-0 MMIO ioeventfd, else the value too.
+	 */
+	bool address_only;
+	struct mmiotrap_vm_eventfd eventfd;
+};
+
+/* A KVM irqfd: a signal of its eventfd injects interrupt gsi. */
+struct mmiotrap_vm_irqfd {
+	__u32 gsi;
+	struct mmiotrap_vm_eventfd eventfd;
+	bool resample;		/* level-triggered: resamplefd is signalled at EOI */
+	struct mmiotrap_vm_eventfd resamplefd;
+};
+
+/* One VM. The library allocates it, so that fields can be added at the end. */
+struct mmiotrap_vm_info {
+	__u32 pid;		/* the VMM: the process that made the VM */
+	int fd;			/* its VM fd */
+	char name[64];		/* QEMU's -name; "" if none */
+	__u32 vcpus;		/* online */
+	int nioeventfds;
+	int nirqfds;
+};
+
+/*
+ * Scan the host into *@vms. -ESRCH if opts' pid names no process, -EINVAL
+ * if a thread (pr_warn says whose); a process without a VM gives none.
+ * -EPERM without root; -E2BIG if one VM has more entries than a read of
+ * the iterator holds (about 800).
+ */
+int mmiotrap_vms_scan(struct mmiotrap_vms **vms, const struct mmiotrap_vms_opts *opts);
+void mmiotrap_vms_free(struct mmiotrap_vms *vms);
+
+/* How many VMs it found, and the @i-th, by pid (NULL beyond). */
+int mmiotrap_vms_count(const struct mmiotrap_vms *vms);
+const struct mmiotrap_vm_info *mmiotrap_vms_vm(const struct mmiotrap_vms *vms, int i);
+
+/* The @i-th ioeventfd (in KVM's order) and irqfd of @vm, or NULL beyond. */
+const struct mmiotrap_vm_ioeventfd *mmiotrap_vm_ioeventfd(const struct mmiotrap_vm_info *vm, int i);
+const struct mmiotrap_vm_irqfd *mmiotrap_vm_irqfd(const struct mmiotrap_vm_info *vm, int i);
+
+#define mmiotrap_for_each_vm(vm, vms, i)					\
+	for ((i) = 0; ((vm) = mmiotrap_vms_vm((vms), (i))); (i)++)
+
+#define mmiotrap_vm_for_each_ioeventfd(io, vm, i)				\
+	for ((i) = 0; ((io) = mmiotrap_vm_ioeventfd((vm), (i))); (i)++)
+
+#define mmiotrap_vm_for_each_irqfd(irq, vm, i)				\
+	for ((i) = 0; ((irq) = mmiotrap_vm_irqfd((vm), (i))); (i)++)
+
 struct mmiotrap_fast_opts {
 	size_t sz;
 	__u8 widths;		/* accepted widths; 0: all */

@@ -116,11 +116,11 @@ static int setup_protected_mode(struct kvm_vm *vm)
 	return 0;
 }
 
-int kvm_vm_create(struct kvm_vm *vm)
+int kvm_vm_create(struct kvm_vm *vm, bool irqchip)
 {
 	int ret;
 
-	*vm = (struct kvm_vm){ .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1 };
+	*vm = (struct kvm_vm){ .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .irqchip = irqchip };
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
 		return fail(vm, "/dev/kvm");
@@ -132,6 +132,11 @@ int kvm_vm_create(struct kvm_vm *vm)
 	ret = setup_ram(vm);
 	if (ret)
 		goto err;
+	/* Before the vCPU: KVM gives it a local APIC only if the irqchip is there. */
+	if (irqchip && ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		ret = fail(vm, "KVM_CREATE_IRQCHIP");
+		goto err;
+	}
 	ret = setup_vcpu(vm);
 	if (ret)
 		goto err;

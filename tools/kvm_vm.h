@@ -30,12 +30,17 @@ struct kvm_vm {
 	size_t run_size;
 	void *ram;		/* host mapping of guest physical 0 */
 	const char *err_op;	/* operation that failed last */
+	/*
+	 * An in-kernel irqchip (for irqfds): the local APIC is KVM's, so a
+	 * hlt with interrupts off waits in the kernel for good, no exit.
+	 */
+	bool irqchip;
 };
 
 /* Does [gpa, gpa + len) touch guest RAM? */
 bool kvm_vm_is_ram(uint64_t gpa, uint64_t len);
 
-int kvm_vm_create(struct kvm_vm *vm);
+int kvm_vm_create(struct kvm_vm *vm, bool irqchip);
 void kvm_vm_destroy(struct kvm_vm *vm);
 int kvm_vm_write(struct kvm_vm *vm, uint32_t gpa, const void *src, size_t len);
 int kvm_vcpu_set_entry(struct kvm_vm *vm, uint32_t rip, uint32_t rsp,

@@ -23,9 +23,10 @@
 #include "go.h"
 #include "kvm_vm.h"
 #include "script.h"
+#include "testvmm_fds.h"
 
 #define PROG		"mmiotrap-testvmm"
-#define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] [--fast|--slow|--ioeventfd REGION]... [--adopt] [--busy-poll] [--delay-us USEC] STEP..."
+#define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] [--fast|--slow|--ioeventfd REGION]... [--adopt] [--busy-poll] [--delay-us USEC] [--doorbell BUS:ADDR:LEN[:DATAMATCH]]... [--irqfd GSI[:resample]]... [--hold FIFO] [-name NAME] STEP..."
 #define STEP_SYNTAX	"mmio:ADDR:WIDTH:COUNT[:START[:STEP]]"	\
 			", pio:PORT:WIDTH:COUNT[:START[:STEP]]"	\
 			" or outs:PORT:WIDTH:COUNT[:START[:STEP]]"
@@ -255,7 +256,9 @@ static void check_rep_room(const struct script *script)
 struct options {
 	bool json;
 	const char *go;
+	const char *hold;
 	struct emu_config emu;
+	struct vmm_fds fds;
 };
 
 static void parse_args(int argc, char **argv, struct script *script, struct options *o)
@@ -280,6 +283,22 @@ static void parse_args(int argc, char **argv, struct script *script, struct opti
 			parse_region(arg, val, !strcmp(arg, "--fast") ? EMU_FAST :
 				     !strcmp(arg, "--slow") ? EMU_SLOW : EMU_IOEVENTFD, &o->emu);
 			i++;
+		} else if (!strcmp(arg, "--doorbell") || !strcmp(arg, "--irqfd")) {
+			if (!val)
+				usage_error("missing value after", arg);
+			if (!strcmp(arg, "--irqfd") ? !vmm_fds_parse_irqfd(&o->fds, val) :
+			    !vmm_fds_parse_doorbell(&o->fds, val))
+				usage_error("bad or too many", val);
+			i++;
+		} else if (!strcmp(arg, "-name")) {
+			/* QEMU's: what 'mmiotrap vm show NAME' finds the VMM by, only that. */
+			if (!val)
+				usage_error("missing NAME after", arg);
+			i++;
+		} else if (!strcmp(arg, "--hold")) {
+			if (!val)
+				usage_error("missing FIFO after", arg);
+			o->hold = argv[++i];
 		} else if (!strcmp(arg, "--busy-poll")) {
 			o->emu.busy_poll = true;
 		} else if (!strcmp(arg, "--adopt")) {
@@ -336,12 +355,12 @@ static int fill_rep_buf(struct kvm_vm *vm, const struct script *script)
 	return ret;
 }
 
-static int setup_vm(struct kvm_vm *vm, struct script *script)
+static int setup_vm(struct kvm_vm *vm, struct script *script, bool irqchip)
 {
 	int ret;
 
 	script->rep_buf = REP_BUF_GPA;
-	ret = kvm_vm_create(vm);
+	ret = kvm_vm_create(vm, irqchip);
 	if (!ret)
 		ret = kvm_vm_write(vm, GUEST_CODE_GPA, doorbell_guest_start,
 				   doorbell_guest_end - doorbell_guest_start);
@@ -521,6 +540,9 @@ static int run_guest(struct kvm_vm *vm, struct cursor *c, struct emu *emu,
 			return -1;
 		}
 		ret = handle_exit(vm->run, c, emu, st);
+		/* Its hlt will not exit: the script's last write the VMM sees ends the run. */
+		if (ret > 0 && vm->irqchip && cursor_done(c))
+			ret = 0;
 	} while (ret > 0);
 	st->ns = mmiotrap_now_ns() - start;
 	if (ret < 0)
@@ -528,7 +550,8 @@ static int run_guest(struct kvm_vm *vm, struct cursor *c, struct emu *emu,
 	return ret;
 }
 
-static void print_stats(const struct stats *st, const struct emu *emu, bool json)
+static void print_stats(const struct stats *st, const struct emu *emu,
+			const struct vmm_fds *fds, bool json)
 {
 	if (!json) {
 		printf("exits mmio=%" PRIu64 " pio=%" PRIu64 " writes=%" PRIu64
@@ -544,6 +567,7 @@ static void print_stats(const struct stats *st, const struct emu *emu, bool json
 	       st->ns / st->writes);
 	if (emu)
 		emu_report(emu, stdout);
+	vmm_fds_report(fds, stdout);
 	printf("}\n");
 }
 
@@ -572,11 +596,12 @@ int main(int argc, char **argv)
 	struct stats st = { 0 };
 	struct cursor c;
 	struct kvm_vm vm;
+	const char *op;
 	int ret, err;
 
 	parse_args(argc, argv, &script, &opts);
 	st.writes = script_writes(&script, NULL, NULL);
-	if (setup_vm(&vm, &script))
+	if (setup_vm(&vm, &script, opts.fds.nirqfds))
 		return 2;
 	if (opts.go && wait_for_go(PROG, opts.go)) {
 		kvm_vm_destroy(&vm);
@@ -592,11 +617,21 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	err = vmm_fds_register(&opts.fds, vm.vm_fd, &op);
+	if (err)
+		fprintf(stderr, PROG ": %s: %s\n", op, strerror(-err));
+	if (err || (opts.hold && vmm_fds_hold(&opts.fds, PROG, opts.hold))) {
+		vmm_fds_close(&opts.fds);
+		emu_stop(emu);
+		kvm_vm_destroy(&vm);
+		return 2;
+	}
 	cursor_init(&c, &script, vmm_owns, emu);
 	ret = run_guest(&vm, &c, emu, &st);
 	if (!ret)
 		ret = check_done(&script, &st, emu);
-	print_stats(&st, emu, opts.json);
+	print_stats(&st, emu, &opts.fds, opts.json);
+	vmm_fds_close(&opts.fds);
 	emu_stop(emu);
 	kvm_vm_destroy(&vm);
 	return ret || st.mismatches;
