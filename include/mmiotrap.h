@@ -454,8 +454,9 @@ int mmiotrap_policy_apply(struct mmiotrap *mt, struct mmiotrap_policy *p,
 int mmiotrap_vm_name(__u32 pid, char *buf, size_t size);
 
 /*
- * The processes whose -name is @name: how many there are, the first @max
- * of them in @pids.
+ * The VMMs whose -name is @name, processes that hold a KVM VM fd (anyone
+ * can start a process called -name web-1): how many there are, the first
+ * @max of them in @pids.
  */
 int mmiotrap_find_vm(const char *name, __u32 *pids, int max);
 

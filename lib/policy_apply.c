@@ -67,12 +67,12 @@ static int resolve_vm(struct plan *pl, int i)
 	if (n < 0)
 		return plan_error(pl, n, "cannot read /proc: %s", strerror(-n));
 	if (!n)
-		return file_error(pl, -ESRCH, vm->line, "name", "no process has -name '%s'",
+		return file_error(pl, -ESRCH, vm->line, "name", "no KVM VMM has -name '%s'",
 				  vm->name);
 	if (n > 1) {
 		for (k = 0; k < n && k < 8; k++)
 			len += snprintf(list + len, sizeof(list) - len, "%s%u", k ? ", " : "", pids[k]);
-		return file_error(pl, -ESRCH, vm->line, "name", "-name '%s' matches %d processes: %s%s",
+		return file_error(pl, -ESRCH, vm->line, "name", "-name '%s' matches %d VMMs: %s%s",
 				  vm->name, n, list, n > 8 ? ", ..." : "");
 	}
 	pl->pid[i] = pids[0];

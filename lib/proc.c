@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "internal.h"
 
 /*
@@ -136,6 +137,30 @@ int mmiotrap_vm_name(__u32 pid, char *buf, size_t size)
 	return name ? 0 : -ENOENT;
 }
 
+/* Does process @pid hold a KVM VM fd? A -name alone is anyone's to give. */
+static bool holds_vm(unsigned long pid)
+{
+	char path[64], link[32];
+	struct dirent *de;
+	bool found = false;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%lu/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		found = !strcmp(link, "anon_inode:kvm-vm");
+	}
+	closedir(d);
+	return found;
+}
+
 int mmiotrap_find_vm(const char *name, __u32 *pids, int max)
 {
 	struct dirent *de;
@@ -152,7 +177,7 @@ int mmiotrap_find_vm(const char *name, __u32 *pids, int max)
 		if (*end || !pid || pid > 0x7fffffff || name_arg(pid, &value))
 			continue;
 		guest = guest_name(value);
-		if (guest && !strcmp(guest, name) && n++ < max)
+		if (guest && !strcmp(guest, name) && holds_vm(pid) && n++ < max)
 			pids[n - 1] = pid;
 		free(value);
 	}

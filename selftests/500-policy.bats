@@ -31,9 +31,28 @@ invalid() {
 	assert_equal "$(jq -c '[.file, .valid]' <<<"$output")" "[\"$file\",false]"
 }
 
-# background_vm NAME ARGS...: a process that looks like QEMU to the policy, its
-# command line holding ARGS (say -name "$WEB"); its pid in $NAME_pid.
+# background_vm NAME [-name VALUE]: a VMM the policy can find, the test VMM
+# holding a real KVM VM and waiting for a go that never comes, its command
+# line holding -name VALUE as QEMU's does; its pid in $NAME_pid.
 background_vm() {
+	local name=$1 pid i
+	shift
+	require_kvm
+	mkfifo "$BATS_TEST_TMPDIR/$name.go"
+	"$VMM" --go "$BATS_TEST_TMPDIR/$name.go" "$@" pio:0x510:1:1 >/dev/null 2>&1 3>&- &
+	pid=$!
+	echo "$pid" >>"$BATS_TEST_TMPDIR/children"
+	printf -v "${name}_pid" %s "$pid"
+	for i in $(seq 600); do
+		find "/proc/$pid/fd" -lname anon_inode:kvm-vm 2>/dev/null | grep -q . && return 0
+		sleep 0.05
+	done
+	fail "test VMM $name made no VM"
+}
+
+# impostor NAME ARGS...: a process that is no VMM, its command line
+# holding ARGS (say -name web-1); its pid in $NAME_pid.
+impostor() {
 	local name=$1 pid i
 	shift
 	/usr/bin/python3 -c 'import time; time.sleep(1000)' "$@" 3>&- &
@@ -92,8 +111,7 @@ write_policy() {
 	EOF
 }
 
-# The trap, a VM named $WEB, a VM known by pid (processes, not KVM VMs),
-# and write_policy's file.
+# The trap, a VM named $WEB, a VM known by pid, and write_policy's file.
 two_vms() {
 	load_bpf_trap
 	background_vm web -name "$WEB,debug-threads=on"
@@ -346,6 +364,7 @@ two_vms() {
 	assert_output "{\"error\":\"not loaded at $MMIOTRAP_PIN_ROOT (run 'mmiotrap load')\"}"
 }
 
+# bats test_tags=kvm
 @test "apply adds the file's regions, flagged as the policy's" {
 	two_vms
 	run "$MT" policy apply "$policy"
@@ -358,6 +377,7 @@ two_vms() {
 	assert_equal "$(jq -c '[.[].formatted.value | select(.len != 0) | .flags]' <<<"$output")" "[1,1,1]"
 }
 
+# bats test_tags=kvm
 @test "applying the same file again changes nothing" {
 	two_vms
 	"$MT" policy apply "$policy" >/dev/null
@@ -371,6 +391,7 @@ two_vms() {
 	assert_equal "$(snapshot)" "$before"
 }
 
+# bats test_tags=kvm
 @test "a changed file applies only the difference" {
 	two_vms
 	"$MT" policy apply "$policy" >/dev/null
@@ -400,6 +421,7 @@ two_vms() {
 	assert_equal "$("$MT" -j region list | jq '.[] | select(.name == "web1-nvme") | .vm')" "$web2_pid"
 }
 
+# bats test_tags=kvm
 @test "an empty policy removes the policy's regions, and only those" {
 	two_vms
 	"$MT" region add --vm "$db_pid" --mmio 0xd0000000 --len 4 --name by-hand >/dev/null
@@ -425,6 +447,7 @@ refused() {
 	assert_equal "$(snapshot)" "$before"
 }
 
+# bats test_tags=kvm
 @test "an apply that fails a check changes nothing" {
 	two_vms
 	"$MT" policy apply "$policy" >/dev/null
@@ -440,7 +463,7 @@ refused() {
 	"$MT" region del by-hand >/dev/null
 	# A name that no process has, and a pid that is no process.
 	sed -i "s/name: $WEB/name: $WEB-2/" "$policy"
-	refused "$policy:2: key 'name': no process has -name '$WEB-2'"
+	refused "$policy:2: key 'name': no KVM VMM has -name '$WEB-2'"
 	gone=$(sh -c 'echo $$')
 	sed -i -e "s/name: $WEB-2/name: $WEB/" -e "s/pid: $db_pid/pid: $gone/" "$policy"
 	refused "$policy:11: key 'pid': no process $gone"
@@ -450,6 +473,7 @@ refused() {
 	refused "$policy:20: key 'addr': mmio 0xfebf1000 len 0x80 overlaps region 'web1-nvme' (line 4): both are of process $web_pid"
 }
 
+# bats test_tags=kvm
 @test "apply of a file that is not valid lists its errors and changes nothing" {
 	two_vms
 	sed -i 's/len: 0x1000/len: 0/' "$policy"
@@ -513,6 +537,7 @@ refused() {
 		'["db",[],[2,4],true]'
 }
 
+# bats test_tags=kvm
 @test "a step that fails after the checks is undone: the trap is as before" {
 	# make deps installs strace: a missing one is a failure in CI.
 	command -v strace >/dev/null || require "strace is not installed"
@@ -535,20 +560,21 @@ refused() {
 	assert_output "$(printf '%s\n' 'removed db-bits' 'changed web1-nvme' 'changed db-net')"
 }
 
+# bats test_tags=kvm
 @test "a VM is found by QEMU's -name, and must be found once" {
 	load_bpf_trap
-	background_vm other -name "guest=${WEB}0,process=${WEB}0" -S
+	background_vm other -name "guest=${WEB}0,process=${WEB}0"
 	background_vm web -name "guest=$WEB,debug-threads=on"
 	f=$BATS_TEST_TMPDIR/p.yaml
 	printf 'vms:\n  - vm: {name: %s}\n    regions: [{name: a, addr: 0x1000, len: 4}]\n' "$WEB" >"$f"
 	run "$MT" policy apply "$f"
 	assert_success
 	assert_equal "$("$MT" -j region list | jq '.[0].vm')" "$web_pid"
-	background_vm web2 -m 512 -name "$WEB"
+	background_vm web2 -name "$WEB"
 	run "$MT" policy apply "$f"
 	assert_failure
 	pids=$(printf '%s\n' "$web_pid" "$web2_pid" | sort -n | paste -sd, | sed 's/,/, /')
-	assert_output "mmiotrap: $f:2: key 'name': -name '$WEB' matches 2 processes: $pids"
+	assert_output "mmiotrap: $f:2: key 'name': -name '$WEB' matches 2 VMMs: $pids"
 	# QEMU's option syntax: ",," is a comma of the name.
 	background_vm odd -name "$WEB,,b,debug-threads=on"
 	printf 'vms:\n  - vm: {name: "%s,b"}\n    regions: [{name: b, addr: 0x1000, len: 4}]\n' "$WEB" >"$f"
@@ -557,6 +583,19 @@ refused() {
 	assert_equal "$("$MT" -j region list | jq -c 'map([.name, .vm])')" "[[\"b\",$odd_pid]]"
 }
 
+@test "a process that only calls itself -name is no VM: the policy never finds it" {
+	load_bpf_trap
+	impostor fake -name "$WEB"
+	f=$BATS_TEST_TMPDIR/p.yaml
+	printf 'vms:\n  - vm: {name: %s}\n    regions: [{name: a, addr: 0x1000, len: 4}]\n' "$WEB" >"$f"
+	run "$MT" policy apply "$f"
+	assert_failure
+	assert_output "mmiotrap: $f:2: key 'name': no KVM VMM has -name '$WEB'"
+	run "$MT" -j region list
+	assert_output "[]"
+}
+
+# bats test_tags=kvm
 @test "show prints a policy that apply takes back unchanged" {
 	two_vms
 	run "$MT" policy show
