@@ -581,8 +581,9 @@ int mmiotrap_fast_add(struct mmiotrap_fast **fast, struct mmiotrap *mt, int vm_f
  * The VMM side of a region someone else added with want_fast (a policy's
  * "mode: fast"): region @id of this process becomes a fast-path region on
  * @vm_fd, as mmiotrap_fast_add() would have made it. -EPERM if the region
- * is another process's, -EINVAL if it wants no fast width, -EBUSY if it is
- * fast already. Adopt before the vCPUs run: a write meanwhile is flagged
+ * is another process's, -ESTALE if it is of an earlier process with this
+ * pid (apply the policy again), -EINVAL if it wants no fast width, -EBUSY
+ * if it is fast already. Adopt before the vCPUs run: a write meanwhile is flagged
  * by what the region is when the trap sees it.
  */
 int mmiotrap_fast_adopt(struct mmiotrap_fast **fast, struct mmiotrap *mt, int vm_fd, __u32 id);

@@ -192,6 +192,17 @@ int mmiotrap_fast_adopt(struct mmiotrap_fast **fp, struct mmiotrap *mt, int vm_f
 		pr_warn("region %u is fast already\n", id);
 		return -EBUSY;
 	}
+	/*
+	 * An earlier process with this pid: the trap counts its writes stale,
+	 * so the ioeventfds would complete them for no one.
+	 */
+	err = mmiotrap_region_stale(mt, &r);
+	if (err) {
+		if (err > 0)
+			pr_warn("region %u is of an earlier process with pid %u; apply the policy again\n",
+				id, r.vm);
+		return err > 0 ? -ESTALE : err;
+	}
 	fast = fitting(r.want_fast, r.len);
 	if (!fast) {
 		pr_warn("region %u wants no fast width that fits it\n", id);

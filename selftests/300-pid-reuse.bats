@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: GPL-2.0
 # A region belongs to a process, not to a pid: once its VMM exits, a later
-# process that gets the same pid is not captured.
+# process that gets the same pid is not captured, nor can it adopt it.
 # bats file_tags=kvm
 
 setup() {
@@ -23,7 +23,7 @@ vmm_start_as() {
 		# The shell forks once, after it sets ns_last_pid.
 		sh -c 'echo $(($1 - 1)) >/proc/sys/kernel/ns_last_pid; shift; exec "$@" &' \
 			sh "$pid" "$VMM" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" \
-			>"$BATS_TEST_TMPDIR/$name.out" 3>&-
+			>"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.err" 3>&-
 		sleep 0.2
 		if grep -q mmiotrap-testvmm "/proc/$pid/cmdline" 2>/dev/null; then
 			printf -v "${name}_pid" %s "$pid"
@@ -71,4 +71,25 @@ vmm_start_as() {
 	events_wait
 	check_events "$BATS_TEST_TMPDIR/ev" --vm "$new_pid" --region 1 --bus mmio \
 		--addr 0xd0000000 --width 4 --count 5 --start 100
+}
+
+@test "a fast region of an earlier process with the same pid is not adopted: refused, not stranded" {
+	vmm_start old pio:0x510:1:1
+	cat >"$BATS_TEST_TMPDIR/p.yaml" <<-YAML
+	vms:
+	  - vm: {pid: $old_pid}
+	    regions:
+	      - {name: db, addr: 0xd0000000, len: 4, widths: [4], mode: fast}
+	YAML
+	"$MT" policy apply "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	vmm_go old
+	vmm_start_as "$old_pid" new --pin-root "$MMIOTRAP_PIN_ROOT" --adopt mmio:0xd0000000:4:10
+	vmm_release new
+	while kill -0 "$new_pid" 2>/dev/null; do sleep 0.1; done
+	run cat "$BATS_TEST_TMPDIR/new.err"
+	assert_output --partial "region 1 is of an earlier process with pid $old_pid; apply the policy again"
+	# Nothing was made fast: the next process's writes would exit, as all do.
+	run "$MT" -j region list
+	assert_equal "$(jq -c '.[0] | [.name, .fast_widths, .want_fast, .stale]' <<<"$output")" \
+		'["db",[],[4],true]'
 }
