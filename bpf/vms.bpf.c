@@ -73,7 +73,8 @@ static __always_inline struct list_head *walk_next(struct walk *w)
 	struct list_head *pos = w->pos;
 	struct list_head *next = BPF_CORE_READ(pos, next);
 
-	if (!next || next == w->head)
+	/* An entry list_del_init() took out points to itself. */
+	if (!next || next == w->head || next == pos)
 		return NULL;
 	w->pos = next;
 	return next;
@@ -179,7 +180,9 @@ int vms(struct bpf_iter__task_file *ctx)
 		__builtin_memset(&rec, 0, sizeof(rec));
 		rec.id = eventfd_id(BPF_CORE_READ(file, private_data));
 		emit(&w, &rec, VMS_REC_EVENTFD);
-	} else if (name_is(name, "kvm-vm", 7) && (!target_tgid || w.tgid == target_tgid)) {
+	} else if (name_is(name, "kvm-vm", 7) && (!target_tgid || w.tgid == target_tgid) &&
+		   bpf_core_type_exists(struct kvm___vms)) {
+		/* Without KVM's types (no kvm module yet), no VM: the rest still loads. */
 		vm_file(&w, task, BPF_CORE_READ(file, private_data));
 	}
 	return 0;

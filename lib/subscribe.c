@@ -41,8 +41,8 @@
 #include "internal.h"
 
 #define MAX_WATCHED	64
-/* vCPU threads whose exit's record the poller delivered before their dispatch. */
-#define MAX_EARLY	64
+/* vCPU threads a subscriber tracks; beyond, the one longest out of an exit goes. */
+#define MAX_VCPUS	64
 /* An exit delivers at most this many records: its own and those before it. */
 #define DISPATCH_BATCH	64
 /* Ends a bounded delivery; never reaches a caller. */
@@ -70,13 +70,17 @@ struct view {
 };
 
 /*
- * A slow write the poller delivered before its vCPU thread came to
- * dispatch it: the thread waits in that exit, so one per thread.
+ * A vCPU thread that dispatches exits. It waits in each exit until its
+ * dispatch returns, so a record of its newer than that return is of the
+ * exit it is in: if the poller or another thread's dispatch read it
+ * first, the thread's own dispatch finds it here.
  */
-struct early {
+struct vcpu {
 	__u32 tid;	/* 0: free */
-	__u32 width;
+	__u64 left_ns;	/* when its last dispatch returned */
+	__u64 ts_ns;	/* the record read first (0: none), and its write: */
 	__u64 addr;
+	__u32 width;
 	__u8 bus;
 };
 
@@ -113,9 +117,10 @@ struct mmiotrap_sub {
 	struct view *view;	/* by region id */
 	/* The exit being dispatched, its thread, and whether its record was delivered. */
 	const struct kvm_run *exit;
-	__u32 exit_tid;
+	__u32 exit_region;
+	struct vcpu *exit_vcpu;
 	bool exit_seen;
-	struct early early[MAX_EARLY];
+	struct vcpu vcpus[MAX_VCPUS];
 };
 
 static int cmp_span(const void *a, const void *b)
@@ -222,7 +227,7 @@ static const struct mmiotrap_region *mine_at(const struct mmiotrap_sub *sub, __u
 }
 
 /* @n records of region @id this ring had no room for, as one event. */
-static int report_lost(struct mmiotrap_sub *sub, __u32 id, __u64 n)
+static int report_lost(struct mmiotrap_sub *sub, __u32 id, __u64 n, __u32 gen, __u64 seq)
 {
 	struct view *v = &sub->view[id];
 	struct mmiotrap_event lost = v->last;
@@ -230,15 +235,15 @@ static int report_lost(struct mmiotrap_sub *sub, __u32 id, __u64 n)
 
 	lost.abi = MMIOTRAP_ABI_VERSION;
 	lost.region = id;
-	lost.gen = v->r.len ? v->r.gen : v->last.gen;
+	lost.gen = gen;
 	lost.flags = MMIOTRAP_EVENT_LOST;
-	lost.seq = v->next_seq;
+	lost.seq = seq;
 	lost.lost = n;
 	if (!mmiotrap_region_latest(sub->mt, id, &slot))
 		lost.value = slot.value;
 	v->lost += n;
 	sub->delivered++;
-	return sub->fn(sub->ctx, &lost, region_of(sub, id, lost.gen));
+	return sub->fn(sub->ctx, &lost, region_of(sub, id, gen));
 }
 
 /*
@@ -250,17 +255,21 @@ static int report_losses(struct mmiotrap_sub *sub)
 {
 	const volatile __u64 *drops = sub->drops;
 	__u64 all = drops[0], n;
+	struct view *v;
 	__u32 id;
 	int err = 0;
 
 	if (all == sub->lost)
 		return 0;
-	if (sub->exit)
-		sub->exit_seen = true;
 	for (id = 1; id < sub->mt->nids && !err; id++) {
-		n = drops[id] - sub->view[id].lost;
-		if (n)
-			err = report_lost(sub, id, n);
+		v = &sub->view[id];
+		n = drops[id] - v->lost;
+		if (!n)
+			continue;
+		/* The exit's write may be among them: it is accounted for. */
+		if (sub->exit && id == sub->exit_region)
+			sub->exit_seen = true;
+		err = report_lost(sub, id, n, v->r.len ? v->r.gen : v->last.gen, v->next_seq);
 	}
 	sub->lost = all;
 	return err;
@@ -279,44 +288,44 @@ static int report_gone(struct mmiotrap_sub *sub)
 
 static bool is_exit(const struct mmiotrap_sub *sub, const struct mmiotrap_event *ev);
 
+/* Thread @tid's entry, made if new. */
+static struct vcpu *vcpu_of(struct mmiotrap_sub *sub, __u32 tid)
+{
+	struct vcpu *v, *free = NULL, *oldest = &sub->vcpus[0];
+	int i;
+
+	for (i = 0; i < MAX_VCPUS; i++) {
+		v = &sub->vcpus[i];
+		if (v->tid == tid)
+			return v;
+		if (!v->tid && !free)
+			free = v;
+		if (v != sub->exit_vcpu && (oldest == sub->exit_vcpu || v->left_ns < oldest->left_ns))
+			oldest = v;
+	}
+	v = free ? free : oldest;
+	*v = (struct vcpu){ .tid = tid };
+	return v;
+}
+
 /*
- * A write of this VMM that exited may be read by the poller before its
- * vCPU thread dispatches the exit: remember it, so that the dispatch
- * knows the write reached the callback.
+ * A slow write of this VMM read by the poller, or by another thread's
+ * dispatch: its vCPU thread may be on its way to dispatch it.
  */
 static void note_early(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
 {
-	struct early *e, *free = NULL;
-	int i;
+	struct vcpu *v = vcpu_of(sub, ev->vcpu_tid);
 
-	for (i = 0; i < MAX_EARLY; i++) {
-		e = &sub->early[i];
-		if (e->tid == ev->vcpu_tid || (!e->tid && !free)) {
-			free = e;
-			if (e->tid)
-				break;
-		}
-	}
-	if (!free)
-		free = &sub->early[ev->vcpu_tid % MAX_EARLY];
-	*free = (struct early){ .tid = ev->vcpu_tid, .width = ev->width, .addr = ev->addr,
-				.bus = ev->bus };
+	v->ts_ns = ev->ts_ns;
+	v->addr = ev->addr;
+	v->width = ev->width;
+	v->bus = ev->bus;
 }
 
-/* Was this thread's exit delivered already? Then it is taken. */
-static bool take_early(struct mmiotrap_sub *sub, __u8 bus, __u64 addr, __u32 width)
+/* Was the record of the exit being dispatched read already? */
+static bool read_early(const struct vcpu *v, __u8 bus, __u64 addr, __u32 width)
 {
-	struct early *e;
-	int i;
-
-	for (i = 0; i < MAX_EARLY; i++) {
-		e = &sub->early[i];
-		if (e->tid != sub->exit_tid)
-			continue;
-		e->tid = 0;
-		return e->bus == bus && e->addr == addr && e->width == width;
-	}
-	return false;
+	return v->ts_ns > v->left_ns && v->bus == bus && v->addr == addr && v->width == width;
 }
 
 static int deliver(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
@@ -339,7 +348,7 @@ static int deliver(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
 		if (gap > unreported)
 			gap = unreported;
 		if (gap) {
-			err = report_lost(sub, ev->region, gap);
+			err = report_lost(sub, ev->region, gap, ev->gen, ev->seq - gap);
 			if (err)
 				return err;
 		}
@@ -349,7 +358,7 @@ static int deliver(struct mmiotrap_sub *sub, const struct mmiotrap_event *ev)
 		v->next_seq = ev->seq + 1;
 	if (sub->exit && is_exit(sub, ev))
 		sub->exit_seen = true;
-	else if (!sub->exit && !(ev->flags & MMIOTRAP_EVENT_FAST) && ev->vm == sub->pid)
+	else if (!(ev->flags & MMIOTRAP_EVENT_FAST) && ev->vm == sub->pid)
 		note_early(sub, ev);
 	sub->delivered++;
 	return sub->fn(sub->ctx, ev, region_of(sub, ev->region, ev->gen));
@@ -709,7 +718,8 @@ static bool is_exit(const struct mmiotrap_sub *sub, const struct mmiotrap_event 
 	__u32 width;
 
 	return exit_write(sub->exit, &bus, &addr, &width) && ev->bus == bus && ev->addr == addr &&
-	       ev->width == width && ev->vm == sub->pid && ev->vcpu_tid == sub->exit_tid;
+	       ev->width == width && ev->vm == sub->pid && ev->vcpu_tid == sub->exit_vcpu->tid &&
+	       ev->ts_ns > sub->exit_vcpu->left_ns;
 }
 
 /*
@@ -723,20 +733,17 @@ static int dispatch(struct mmiotrap_sub *sub, const struct kvm_run *run, __u8 bu
 	__u64 one = 1;
 	int err;
 
-	sub->exit_tid = gettid();
-	if (take_early(sub, bus, addr, width))
-		return 1;
 	sub->exit = run;
 	sub->exit_seen = false;
 	err = drain(sub, DISPATCH_BATCH);
 	sub->exit = NULL;
 	sub->delivered = 0;
-	if (err == -ESHUTDOWN && !sub->exit_seen)
-		return -ESHUTDOWN;
 	if (err < 0 && err != -ESHUTDOWN)
 		return err;
-	if (sub->exit_seen)
+	if (sub->exit_seen || read_early(sub->exit_vcpu, bus, addr, width))
 		return 1;
+	if (err < 0)
+		return err;
 	if (sub->batch_full)
 		return write(sub->kick_fd, &one, sizeof(one)) < 0 ? -errno : 2;
 	return -ENODATA;
@@ -758,8 +765,14 @@ int mmiotrap_sub_dispatch_exit(struct mmiotrap_sub *sub, const struct kvm_run *r
 	/* No system call unless the table changed since the view was synced. */
 	err = view_sync(sub);
 	r = err ? NULL : mine_at(sub, bus, addr);
-	if (r && mmiotrap_region_takes(r, addr, width))
+	if (r && mmiotrap_region_takes(r, addr, width)) {
+		sub->exit_vcpu = vcpu_of(sub, gettid());
+		sub->exit_region = r->id;
 		err = dispatch(sub, run, bus, addr, width);
+		/* Its next exit's record is newer than this. */
+		sub->exit_vcpu->left_ns = mmiotrap_now_ns();
+		sub->exit_vcpu->ts_ns = 0;
+	}
 	pthread_mutex_unlock(&sub->lock);
 	return err;
 }

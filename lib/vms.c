@@ -17,7 +17,7 @@
 #include "vms.h"
 #include "vms.skel.h"
 
-/* A VM and what is its: the public part first, which callers see. */
+/* A VM and its ioeventfds and irqfds: the public part first, which callers see. */
 struct vm_entry {
 	struct mmiotrap_vm_info vm;
 	struct mmiotrap_vm_ioeventfd *io;
@@ -268,7 +268,7 @@ static int build_vms(struct mmiotrap_vms *vms, const struct records *r, size_t *
 	struct mmiotrap_host host = { .sz = sizeof(host) };
 	const struct vms_rec *rec;
 	struct vm_entry *v;
-	size_t i, j, n;
+	size_t i, j, n, nv;
 
 	mmiotrap_probe_host(&host);
 	for (i = 0; i < r->nr; i++)
@@ -276,12 +276,11 @@ static int build_vms(struct mmiotrap_vms *vms, const struct records *r, size_t *
 	vms->vms = calloc(vms->nr ?: 1, sizeof(*vms->vms));
 	if (!vms->vms)
 		return -ENOMEM;
-	v = vms->vms - 1;
-	for (i = 0; i < r->nr; i++) {
+	for (i = 0, nv = 0; i < r->nr; i++) {
 		rec = &r->rec[i];
 		if (rec->type != VMS_REC_VM)
 			continue;
-		v++;
+		v = &vms->vms[nv++];
 		v->vm.pid = rec->tgid;
 		v->vm.fd = rec->fd;
 		v->vm.vcpus = rec->vm.vcpus;

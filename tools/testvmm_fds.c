@@ -34,7 +34,7 @@ bool vmm_fds_parse_doorbell(struct vmm_fds *f, const char *arg)
 	strcpy(buf, arg);
 	for (field[0] = strtok_r(buf, ":", &save); field[n] && n < 4; )
 		field[++n] = strtok_r(NULL, ":", &save);
-	if (n < 3 || n > 4 || (strcmp(field[0], "mmio") && strcmp(field[0], "pio")))
+	if (n < 3 || field[4] || (strcmp(field[0], "mmio") && strcmp(field[0], "pio")))
 		return false;
 	f->doorbells[f->ndoorbells].bus = strcmp(field[0], "pio") ? BUS_MMIO : BUS_PIO;
 	if (!number(field[1], &f->doorbells[f->ndoorbells].addr) || !number(field[2], &len) ||
