@@ -74,9 +74,10 @@ problem() {
 }
 
 # consistent WHAT: the invariants, or each broken one named with WHAT (the
-# command and K), and false.
+# command and K), and false. One jq over the region list and both maps: a
+# sweep calls this hundreds of times.
 consistent() {
-	local what=$1 status_out regions id vmpid
+	local what=$1 status_out regions vms index out
 	status_out=$("$MT" status 2>&1) || {
 		case $status_out in
 		*"not loaded at"* | *"half an instance is pinned at"*"run 'mmiotrap unload' first"*)
@@ -90,18 +91,17 @@ consistent() {
 	regions=$("$MT" -j region list) || problem "$what: region list failed: $regions" || return
 	vms=$(bpftool -j map dump pinned "$MMIOTRAP_PIN_ROOT/maps/vms")
 	index=$(bpftool -j map dump pinned "$MMIOTRAP_PIN_ROOT/maps/addr_index")
-	for id in $(jq -r '.[] | select(.stale | not) | .id' <<<"$regions"); do
-		vmpid=$(jq -r ".[] | select(.id == $id) | .vm" <<<"$regions")
-		jq -e ".[] | select(.formatted.key == $vmpid)" <<<"$vms" >/dev/null ||
-			problem "$what: region $id is live but vm $vmpid has no entry" || return
-		jq -e ".[] | select(.formatted.value == $id)" <<<"$index" >/dev/null ||
-			problem "$what: region $id is live but has no address index entry" || return
-	done
-	for id in $(jq -r '.[].formatted.value' <<<"$index" | sort -u); do
-		jq -e ".[] | select(.id == $id)" <<<"$regions" >/dev/null ||
-			problem "$what: the address index points to region $id, which is not listed" ||
-			return
-	done
+	out=$(jq -rn --arg what "$what" --argjson r "$regions" --argjson v "$vms" --argjson x "$index" '
+		[$v[].formatted.key] as $vms | [$x[].formatted.value] as $ids | [$r[].id] as $listed |
+		($r[] | select(.stale | not) | . as $g |
+			if ($vms | any(. == $g.vm) | not) then
+				"\($what): region \($g.id) is live but vm \($g.vm) has no entry"
+			elif ($ids | any(. == $g.id) | not) then
+				"\($what): region \($g.id) is live but has no address index entry"
+			else empty end),
+		($ids | unique[] | . as $id | select($listed | any(. == $id) | not) |
+			"\($what): the address index points to region \($id), which is not listed")')
+	[ -z "$out" ] || problem "$out"
 }
 
 # sweep SYSCALLS BEFORE AFTER CMD...: for each K, both ways: BEFORE puts the
