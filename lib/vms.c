@@ -146,6 +146,14 @@ static int split_eventfds(struct records *r)
 		if (r->rec[i].type == VMS_REC_EVENTFD)
 			r->efd[r->nefd++] = r->rec[i];
 	qsort(r->efd, r->nefd, sizeof(*r->efd), cmp_efd);
+	/*
+	 * Once each: the iterator visits every thread of a process whose
+	 * leader has exited, each with the same files.
+	 */
+	for (i = 1, n = r->nefd ? 1 : 0; i < r->nefd; i++)
+		if (cmp_efd(&r->efd[i], &r->efd[n - 1]))
+			r->efd[n++] = r->efd[i];
+	r->nefd = n;
 	return 0;
 }
 
