@@ -493,7 +493,7 @@ refused() {
 	load_trap
 	mkfifo "$BATS_TEST_TMPDIR/fast.go"
 	"$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT" --adopt --go "$BATS_TEST_TMPDIR/fast.go" \
-		mmio:0xd0000000:4:500:5 pause:500000 mmio:0xd0000000:2:100 pio:0x510:2:50 \
+		mmio:0xd0000000:4:500:5 pause:3000000 mmio:0xd0000000:2:100 pio:0x510:2:50 \
 		>"$BATS_TEST_TMPDIR/fast.out" 3>&- &
 	vmm=$!
 	echo "$vmm" >>"$BATS_TEST_TMPDIR/children"
@@ -514,8 +514,12 @@ refused() {
 	run "$MT" policy apply "$BATS_TEST_TMPDIR/fast.yaml"
 	assert_output "$(printf 'added db\nadded io')"
 	echo go >"$BATS_TEST_TMPDIR/fast.go"
-	# The guest pauses half a second: the VMM has adopted db by now.
-	sleep 0.2
+	# The VMM adopts db after the go; the guest then pauses three seconds,
+	# time for the commands below while it still runs.
+	for i in $(seq 100); do
+		[ "$("$MT" -j region list | jq -c '.[0].fast_widths')" = '[]' ] || break
+		sleep 0.05
+	done
 	run "$MT" -j region list
 	assert_equal "$(jq -c '.[0] | [.fast_widths, .want_fast]' <<<"$output")" '[[2,4],[2,4]]'
 	run "$MT" policy apply "$BATS_TEST_TMPDIR/fast.yaml"
