@@ -94,7 +94,8 @@ vmm_start() {
 	shift
 	rm -f "$BATS_TEST_TMPDIR/$name.go"
 	mkfifo "$BATS_TEST_TMPDIR/$name.go"
-	"$VMM" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" 3>&- &
+	"$VMM" -j --go "$BATS_TEST_TMPDIR/$name.go" "$@" >"$BATS_TEST_TMPDIR/$name.out" \
+		2>"$BATS_TEST_TMPDIR/$name.err" 3>&- &
 	printf -v "${name}_pid" %s $!
 	echo $! >>"$BATS_TEST_TMPDIR/children"
 	watchdog $!
@@ -106,14 +107,17 @@ vmm_go() {
 	vmm_wait "$1"
 }
 
+# A VMM that died before it opened its FIFO must not leave us blocked on it.
 vmm_release() {
-	echo go >"$BATS_TEST_TMPDIR/$1.go"
+	timeout "$VMM_TIMEOUT" sh -c 'echo go >"$1"' sh "$BATS_TEST_TMPDIR/$1.go" ||
+		fail "test VMM $1 never took its go: $(cat "$BATS_TEST_TMPDIR/$1.out" "$BATS_TEST_TMPDIR/$1.err")"
 }
 
 vmm_wait() {
 	local name=$1 pid_var=${1}_pid status=0
 	wait "${!pid_var}" || status=$?
-	[ "$status" = 0 ] || fail "test VMM $name exited $status: $(cat "$BATS_TEST_TMPDIR/$name.out")"
+	[ "$status" = 0 ] ||
+		fail "test VMM $name exited $status: $(cat "$BATS_TEST_TMPDIR/$name.out" "$BATS_TEST_TMPDIR/$name.err")"
 }
 
 vmm_out() {
