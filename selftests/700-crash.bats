@@ -23,8 +23,9 @@ setup() {
 	require_bpf
 	command -v strace >/dev/null || require "strace is not installed"
 	CALLS=$BATS_TEST_TMPDIR/calls
-	# What a sweep runs CMD with: the CLI, or the test VMM.
+	# What a sweep runs CMD with: the CLI, or the test VMM; and how it crashes.
 	RUN=("$MT")
+	HOW="kill eio"
 	sleep 1000 3>&- &
 	vm=$!
 	echo "$vm" >>"$BATS_TEST_TMPDIR/children"
@@ -110,7 +111,7 @@ consistent() {
 sweep() {
 	local calls=$1 before=$2 after=$3 how k what out problems=
 	shift 3
-	for how in kill eio; do
+	for how in $HOW; do
 		$before
 		for k in $(points "$calls" "$how" "$@"); do
 			$before
@@ -215,10 +216,13 @@ fast_again() {
 }
 
 # bats test_tags=kvm
-@test "a VMM's fast_add killed or failed at any bpf() call is all or nothing" {
+@test "a VMM's fast_add killed at any bpf() call is all or nothing" {
 	require_kvm
 	FAST="--fast mmio:0xd0000000:4 mmio:0xd0000000:4:10:0:1"
 	RUN=("$VMM" -j --pin-root "$MMIOTRAP_PIN_ROOT")
+	# Kills only: a VMM that dies mid-way is what this sweep is for, and
+	# a sweep of a VMM costs a VM a point (the commands above take EIO too).
+	HOW=kill
 	# shellcheck disable=SC2086 # FAST is words
 	sweep bpf loaded_empty fast_again $FAST
 }
