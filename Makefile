@@ -45,7 +45,7 @@ CLI_LDLIBS	:= $(LIB_LDLIBS) -ljansson -lmicrohttpd
 
 LIB_SRCS	:= $(wildcard lib/*.c)
 CLI_SRCS	:= $(wildcard cli/*.c)
-VMM_SRCS	:= $(addprefix tools/,testvmm.c testvmm_fds.c kvm_vm.c script.c emulator.c go.c)
+VMM_SRCS	:= $(addprefix tools/,testvmm.c testvmm_fds.c testvmm_irq.c kvm_vm.c script.c emulator.c go.c)
 
 LIB_OBJS	:= $(patsubst lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 CLI_OBJS	:= $(patsubst cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))

@@ -123,6 +123,26 @@ struct {
 	__type(value, struct mmiotrap_totals);
 } totals SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MMIOTRAP_DEFAULT_QUEUES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mmiotrap_queue_key);
+	__type(value, struct mmiotrap_queue_stats);
+} queues SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MMIOTRAP_DEFAULT_VMS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct mmiotrap_vm_irqs);
+} irqs SEC(".maps");
+
+/* What a new queue row or a VM's first interval starts from. */
+static const struct mmiotrap_queue_stats zero_queue;
+static const struct mmiotrap_vm_irqs zero_irqs;
+
 static struct mmiotrap_totals *my_totals(void)
 {
 	__u32 zero = 0;
@@ -258,16 +278,13 @@ static long fan_one(__u32 i, struct fanout *f)
 }
 
 static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
-		 struct mmiotrap_slot *slot, struct mmiotrap_counters *cnt, __u32 tgid)
+		 const struct mmiotrap_decoded *dec, struct mmiotrap_slot *slot,
+		 struct mmiotrap_counters *cnt)
 {
+	__u64 id = bpf_get_current_pid_tgid();
 	struct fanout f;
 
 	f.e.flags = d->flags;
-	/* Counted whether anyone subscribes or not: the kernel/exit split is the region's. */
-	if (mmiotrap_region_fast(r, d->addr, d->width))
-		f.e.flags |= MMIOTRAP_EVENT_FAST;
-	if (f.e.flags & MMIOTRAP_EVENT_FAST)
-		cnt->fast++;
 	f.route = bpf_map_lookup_elem(&routes, &r->id);
 	f.e.seq = __sync_fetch_and_add(&slot->seq, 1);
 	if (!f.route || !f.route->readers)
@@ -276,14 +293,14 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 	f.e.bus = d->bus;
 	f.e.width = d->width;
 	f.e.ts_ns = bpf_ktime_get_ns();
-	f.e.vm = tgid;
-	f.e.vcpu_tid = (__u32)bpf_get_current_pid_tgid();
+	f.e.vm = id >> 32;
+	f.e.vcpu_tid = (__u32)id;
 	f.e.addr = d->addr;
 	f.e.value = d->value;
 	f.e.region = r->id;
 	f.e.lost = 0;
 	f.e.gen = r->gen;
-	mmiotrap_decode(r, d->addr, d->value, &f.e.dec);
+	f.e.dec = *dec;
 	f.r = r;
 	f.slot = slot;
 	f.cnt = cnt;
@@ -295,10 +312,86 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 		fan_one(0, &f);
 }
 
+/* The doorbells that ask the device for work: only they open an interval. */
+static bool opens_interval(__u32 kind)
+{
+	return kind == MMIOTRAP_KIND_RAW || kind == MMIOTRAP_KIND_SQ_TAIL ||
+	       kind == MMIOTRAP_KIND_NOTIFY || kind == MMIOTRAP_KIND_FIELDS;
+}
+
+/*
+ * The first doorbell of a queue since its last answer opens an interval
+ * and takes one of its VM's slots, where the VM's next interrupt finds it
+ * (docs/latency.md). Later doorbells of an open queue cost one load.
+ */
+static void open_interval(struct mmiotrap_queue_stats *q, const struct mmiotrap_queue_key *key,
+			  __u32 tgid)
+{
+	struct mmiotrap_vm_irqs *v;
+	__u64 now;
+	int i;
+
+	if (q->open_ns)
+		return;
+	v = bpf_map_lookup_elem(&irqs, &tgid);
+	if (!v) {
+		bpf_map_update_elem(&irqs, &tgid, &zero_irqs, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&irqs, &tgid);
+		if (!v)
+			return;
+	}
+	for (i = 0; i < MMIOTRAP_IRQ_SLOTS; i++) {
+		if (v->slot[i].armed || __sync_val_compare_and_swap(&v->slot[i].armed, 0, 1))
+			continue;
+		v->slot[i].key = *key;
+		now = bpf_ktime_get_ns();
+		/* Another vCPU opened it meanwhile: its slot serves. */
+		if (__sync_val_compare_and_swap(&q->open_ns, 0, now)) {
+			__sync_lock_test_and_set(&v->slot[i].armed, 0);
+			return;
+		}
+		__sync_lock_test_and_set(&v->slot[i].armed, now);
+		return;
+	}
+	__sync_fetch_and_add(&q->no_slot, 1);
+}
+
+static void count_queue(const struct doorbell *d, const struct mmiotrap_region *r,
+			const struct mmiotrap_decoded *dec, __u32 tgid)
+{
+	struct mmiotrap_queue_key key = {
+		.region = r->id, .queue = dec->queue, .kind = dec->kind, .gen = r->gen,
+	};
+	struct mmiotrap_queue_stats *q;
+
+	/* A guest could write a row per bad queue number: they share one. */
+	if (dec->kind == MMIOTRAP_KIND_OFF_GRID || dec->kind == MMIOTRAP_KIND_BAD_QUEUE)
+		key.queue = 0;
+	q = bpf_map_lookup_elem(&queues, &key);
+	if (!q) {
+		bpf_map_update_elem(&queues, &key, &zero_queue, BPF_NOEXIST);
+		q = bpf_map_lookup_elem(&queues, &key);
+		if (!q) {
+			struct mmiotrap_totals *t = my_totals();
+
+			if (t)
+				t->queues_full++;
+			return;
+		}
+	}
+	__sync_fetch_and_add(&q->writes, 1);
+	if (d->flags & MMIOTRAP_EVENT_FAST)
+		__sync_fetch_and_add(&q->fast, 1);
+	q->value = d->value;
+	if (opens_interval(dec->kind))
+		open_interval(q, &key, tgid);
+}
+
 static __noinline int trap_write(struct doorbell *d)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct mmiotrap_index_key key = {};
+	struct mmiotrap_decoded dec;
 	struct mmiotrap_counters *cnt;
 	struct mmiotrap_region *r;
 	struct mmiotrap_slot *slot;
@@ -343,8 +436,15 @@ static __noinline int trap_write(struct doorbell *d)
 	if (d->src && bpf_probe_read_kernel(&d->value, d->width & 0xf, d->src))
 		bpf_probe_read_user(&d->value, d->width & 0xf, d->src);
 	slot->value = d->value;
+	/* Counted whether anyone subscribes or not: the kernel/exit split is the region's. */
+	if (mmiotrap_region_fast(r, d->addr, d->width))
+		d->flags |= MMIOTRAP_EVENT_FAST;
+	if (d->flags & MMIOTRAP_EVENT_FAST)
+		cnt->fast++;
+	mmiotrap_decode(r, d->addr, d->value, &dec);
+	count_queue(d, r, &dec, tgid);
 	if (r->action & MMIOTRAP_ACTION_RING)
-		emit(d, r, slot, cnt, tgid);
+		emit(d, r, &dec, slot, cnt);
 	return 0;
 }
 
@@ -441,6 +541,96 @@ int BPF_PROG(raw_tp_pio, unsigned int rw, unsigned int port, unsigned int size,
 	     unsigned int count)
 {
 	return trap_pio(rw, port, size, count, pio_data(ctx));
+}
+
+/* log2 of @v, 0 for 0 and 1 (bcc's log2l, without a loop). */
+static __u32 log2_ns(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	shift = (v > 0xffffffff) << 5; v >>= shift; r |= shift;
+	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+/* Close slot @s's interval, unless another interrupt did first. */
+static void close_interval(struct mmiotrap_irq_slot *s, __u64 now)
+{
+	struct mmiotrap_queue_stats *q;
+	struct mmiotrap_queue_key key;
+	__u64 armed = s->armed, ns;
+	__u32 b;
+
+	if (armed <= 1)
+		return;
+	key = s->key;
+	/* The key read belongs to this interval only if the slot kept it. */
+	if (__sync_val_compare_and_swap(&s->armed, armed, 0) != armed)
+		return;
+	q = bpf_map_lookup_elem(&queues, &key);
+	/* A row gone with its region, or reopened by then: nothing to close. */
+	if (!q || __sync_val_compare_and_swap(&q->open_ns, armed, 0) != armed)
+		return;
+	ns = now > armed ? now - armed : 0;
+	b = log2_ns(ns);
+	if (b >= MMIOTRAP_LAT_BUCKETS)
+		b = MMIOTRAP_LAT_BUCKETS - 1;
+	__sync_fetch_and_add(&q->lat[b], 1);
+	__sync_fetch_and_add(&q->lat_sum_ns, ns);
+	__sync_fetch_and_add(&q->pairs, 1);
+}
+
+/*
+ * An interrupt the current process signalled (KVM_SIGNAL_MSI, KVM_IRQ_LINE,
+ * an irqfd it wrote): it answers every interval its VM has open.
+ */
+static int vm_interrupt(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mmiotrap_vm_irqs *v = bpf_map_lookup_elem(&irqs, &tgid);
+	struct mmiotrap_totals *t;
+	__u64 now;
+	int i;
+
+	if (!v)
+		return 0;
+	now = bpf_ktime_get_ns();
+	__sync_fetch_and_add(&v->irqs, 1);
+	t = my_totals();
+	if (t)
+		t->irqs++;
+	for (i = 0; i < MMIOTRAP_IRQ_SLOTS; i++)
+		close_interval(&v->slot[i], now);
+	return 0;
+}
+
+SEC("tp_btf/kvm_msi_set_irq")
+int BPF_PROG(tp_btf_msi, __u64 address, __u64 data)
+{
+	return vm_interrupt();
+}
+
+SEC("raw_tp/kvm_msi_set_irq")
+int BPF_PROG(raw_tp_msi, __u64 address, __u64 data)
+{
+	return vm_interrupt();
+}
+
+/* A line's level: raising it is the interrupt, lowering it is not. */
+SEC("tp_btf/kvm_set_irq")
+int BPF_PROG(tp_btf_line, unsigned int gsi, int level, int irq_source_id)
+{
+	return level ? vm_interrupt() : 0;
+}
+
+SEC("raw_tp/kvm_set_irq")
+int BPF_PROG(raw_tp_line, unsigned int gsi, int level, int irq_source_id)
+{
+	return level ? vm_interrupt() : 0;
 }
 
 /* Real exits to the VMM, of VMMs with regions: what the fast path saves. */

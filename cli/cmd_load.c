@@ -242,6 +242,9 @@ static void check_tracepoints(struct report *rep)
 	/* Not every architecture has it: its absence is no fault. */
 	check(rep, "tp kvm_fast_mmio", true, "%s", tp.kvm_fast_mmio ?
 	      "traced: length-0 ioeventfd writes, address only" : "not in BTF");
+	check(rep, "tp kvm irq", true, "%s", tp.kvm_irq ?
+	      "traced: kvm_msi_set_irq, kvm_set_irq (doorbell-to-interrupt latency)" :
+	      "not in BTF: no doorbell-to-interrupt latency");
 }
 
 static void check_attach(struct report *rep)

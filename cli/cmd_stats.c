@@ -21,6 +21,39 @@ static void print_counters(const char *label, const struct mmiotrap_counters *c)
 	       (unsigned long long)c->fast, (unsigned long long)(c->matched - c->fast));
 }
 
+/* Only the buckets with counts: {"le_ns": upper bound, "count": n}. */
+static json_t *lat_json(const struct mmiotrap_stats_queue *q)
+{
+	json_t *buckets = json_array();
+	int i;
+
+	for (i = 0; i < MMIOTRAP_LAT_BUCKETS; i++)
+		if (q->lat[i])
+			json_array_append_new(buckets, json_pack("{s:I, s:I}",
+				"le_ns", (json_int_t)(i < MMIOTRAP_LAT_BUCKETS - 1 ? 2LL << i : -1),
+				"count", (json_int_t)q->lat[i]));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o}", "pairs", (json_int_t)q->pairs,
+			 "sum_ns", (json_int_t)q->lat_sum_ns,
+			 "p50_ns", (json_int_t)mmiotrap_lat_quantile(q->lat, 0.5),
+			 "p99_ns", (json_int_t)mmiotrap_lat_quantile(q->lat, 0.99),
+			 "no_slot", (json_int_t)q->no_slot, "open", q->open, "buckets", buckets);
+}
+
+static json_t *queues_json(const struct mmiotrap_stats_region *r)
+{
+	const struct mmiotrap_stats_queue *q;
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; (q = mmiotrap_stats_queue(r, i)); i++)
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:o}",
+			"queue", (json_int_t)q->queue, "kind", mmiotrap_kind_str(q->kind),
+			"writes", (json_int_t)q->writes, "fast", (json_int_t)q->fast,
+			"slow", (json_int_t)q->exits, "value", (json_int_t)q->value,
+			"latency", lat_json(q)));
+	return arr;
+}
+
 static void print_json(const struct cli *cli, const struct mmiotrap_stats *st)
 {
 	const struct mmiotrap_totals *t = mmiotrap_stats_totals(st);
@@ -32,13 +65,31 @@ static void print_json(const struct cli *cli, const struct mmiotrap_stats *st)
 		obj = counters_json(&r->counters);
 		json_object_set_new(obj, "id", json_integer(r->region.id));
 		json_object_set_new(obj, "name", json_string(r->region.name));
+		json_object_set_new(obj, "queues", queues_json(r));
 		json_array_append_new(regions, obj);
 	}
 	obj = counters_json(mmiotrap_stats_sum(st));
 	json_object_set_new(obj, "unmatched", json_integer(t->unmatched));
 	json_object_set_new(obj, "stale", json_integer(t->stale));
 	json_object_set_new(obj, "exits", json_integer(t->exits));
+	json_object_set_new(obj, "irqs", json_integer(t->irqs));
+	json_object_set_new(obj, "queues_full", json_integer(t->queues_full));
 	cli_json(cli, json_pack("{s:o, s:o}", "regions", regions, "totals", obj));
+}
+
+static void print_queues(const struct mmiotrap_stats_region *r)
+{
+	const struct mmiotrap_stats_queue *q;
+	int i;
+
+	for (i = 0; (q = mmiotrap_stats_queue(r, i)); i++)
+		printf("  queue %-4u %-9s writes %llu  fast %llu  slow %llu  value 0x%llx"
+		       "  pairs %llu  p50 %llu ns  p99 %llu ns\n",
+		       q->queue, mmiotrap_kind_str(q->kind), (unsigned long long)q->writes,
+		       (unsigned long long)q->fast, (unsigned long long)q->exits,
+		       (unsigned long long)q->value, (unsigned long long)q->pairs,
+		       (unsigned long long)mmiotrap_lat_quantile(q->lat, 0.5),
+		       (unsigned long long)mmiotrap_lat_quantile(q->lat, 0.99));
 }
 
 static void print_text(const struct mmiotrap_stats *st)
@@ -52,6 +103,7 @@ static void print_text(const struct mmiotrap_stats *st)
 		snprintf(label, sizeof(label), "region %u %s", r->region.id,
 			 *r->region.name ? r->region.name : "-");
 		print_counters(label, &r->counters);
+		print_queues(r);
 	}
 	print_counters("total", mmiotrap_stats_sum(st));
 	printf("%-24s unmatched %llu  stale %llu  exits %llu\n", "",
@@ -109,6 +161,76 @@ static void prom_per_region(FILE *f, const struct mmiotrap_stats *st, const char
 	}
 }
 
+/* A queue's labels after its region's: ,queue="N",kind="KIND" */
+static void prom_queue(FILE *f, const char *metric, const struct mmiotrap_stats_region *r,
+		       const struct mmiotrap_stats_queue *q)
+{
+	prom_region(f, metric, r);
+	fprintf(f, ",queue=\"%u\",kind=\"%s\"", q->queue, mmiotrap_kind_str(q->kind));
+}
+
+/* Bucket i holds [2^i, 2^(i+1)) ns; the last one everything longer: +Inf. */
+static void prom_histogram(FILE *f, const char *metric, const struct mmiotrap_stats_region *r,
+			   const struct mmiotrap_stats_queue *q)
+{
+	char name[128];
+	__u64 sum = 0;
+	int i;
+
+	snprintf(name, sizeof(name), "%s_bucket", metric);
+	for (i = 0; i < MMIOTRAP_LAT_BUCKETS - 1; i++) {
+		sum += q->lat[i];
+		prom_queue(f, name, r, q);
+		fprintf(f, ",le=\"%.9g\"} %llu\n", (double)(2ULL << i) / 1e9,
+			(unsigned long long)sum);
+	}
+	prom_queue(f, name, r, q);
+	fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)q->pairs);
+	snprintf(name, sizeof(name), "%s_sum", metric);
+	prom_queue(f, name, r, q);
+	fprintf(f, "} %.9f\n", (double)q->lat_sum_ns / 1e9);
+	snprintf(name, sizeof(name), "%s_count", metric);
+	prom_queue(f, name, r, q);
+	fprintf(f, "} %llu\n", (unsigned long long)q->pairs);
+}
+
+static void prom_queues(FILE *f, const struct mmiotrap_stats *st)
+{
+	static const char *const lat = "mmiotrap_doorbell_interrupt_latency_seconds";
+	const struct mmiotrap_stats_region *r;
+	const struct mmiotrap_stats_queue *q;
+	int i, j;
+
+	prom_family(f, "mmiotrap_queue_writes_total", "counter",
+		    "Doorbell writes to a decoded queue by where they completed: in the kernel (an ioeventfd) or by an exit to the VMM.");
+	mmiotrap_stats_for_each(r, st, i)
+		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++) {
+			prom_queue(f, "mmiotrap_queue_writes_total", r, q);
+			fprintf(f, ",path=\"kernel\"} %llu\n", (unsigned long long)q->fast);
+			prom_queue(f, "mmiotrap_queue_writes_total", r, q);
+			fprintf(f, ",path=\"exit\"} %llu\n", (unsigned long long)q->exits);
+		}
+	prom_family(f, "mmiotrap_queue_last_value", "gauge",
+		    "The newest value written to a decoded queue's doorbell (exact below 2^53).");
+	mmiotrap_stats_for_each(r, st, i)
+		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++) {
+			prom_queue(f, "mmiotrap_queue_last_value", r, q);
+			fprintf(f, "} %llu\n", (unsigned long long)q->value);
+		}
+	prom_family(f, lat, "histogram",
+		    "Time from a queue's first doorbell since its last answer to its VM's next interrupt (docs/latency.md).");
+	mmiotrap_stats_for_each(r, st, i)
+		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++)
+			prom_histogram(f, lat, r, q);
+	prom_family(f, "mmiotrap_queue_unmeasured_total", "counter",
+		    "Doorbell-to-interrupt intervals not measured: every slot of their VM was taken.");
+	mmiotrap_stats_for_each(r, st, i)
+		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++) {
+			prom_queue(f, "mmiotrap_queue_unmeasured_total", r, q);
+			fprintf(f, "} %llu\n", (unsigned long long)q->no_slot);
+		}
+}
+
 #define REGION_FIELD(field) offsetof(struct mmiotrap_stats_region, field)
 
 void prom_write(FILE *f, const struct mmiotrap_stats *st)
@@ -137,10 +259,7 @@ void prom_write(FILE *f, const struct mmiotrap_stats *st)
 	prom_per_region(f, st, "mmiotrap_doorbell_last_value", "gauge",
 			"The newest value written to the region's doorbells (exact below 2^53).",
 			REGION_FIELD(value));
-	/*
-	 * Per decoded queue series and the doorbell-to-interrupt latency
-	 * histogram go here once the trap keeps them.
-	 */
+	prom_queues(f, st);
 	prom_family(f, "mmiotrap_unmatched_writes_total", "counter",
 		    "MMIO and port writes in no region.");
 	fprintf(f, "mmiotrap_unmatched_writes_total %llu\n", (unsigned long long)t->unmatched);
@@ -150,6 +269,12 @@ void prom_write(FILE *f, const struct mmiotrap_stats *st)
 	prom_family(f, "mmiotrap_vmm_exits_total", "counter",
 		    "Exits to userspace of VMMs that have regions.");
 	fprintf(f, "mmiotrap_vmm_exits_total %llu\n", (unsigned long long)t->exits);
+	prom_family(f, "mmiotrap_vmm_interrupts_total", "counter",
+		    "Interrupts signalled by VMMs while they had doorbell-to-interrupt intervals.");
+	fprintf(f, "mmiotrap_vmm_interrupts_total %llu\n", (unsigned long long)t->irqs);
+	prom_family(f, "mmiotrap_queue_rows_full_total", "counter",
+		    "Matched writes of a queue the trap had no room to count.");
+	fprintf(f, "mmiotrap_queue_rows_full_total %llu\n", (unsigned long long)t->queues_full);
 	prom_family(f, "mmiotrap_regions", "gauge", "Regions registered.");
 	fprintf(f, "mmiotrap_regions %d\n", mmiotrap_stats_regions(st));
 }

@@ -123,6 +123,8 @@ struct mmiotrap_tracepoints {
 	bool pio_has_data;	/* kvm_pio passes the written data */
 	/* kvm:kvm_fast_mmio exists: length-0 ioeventfd writes, address only */
 	bool kvm_fast_mmio;
+	/* kvm:kvm_msi_set_irq and kvm:kvm_set_irq exist: doorbell-to-interrupt latency */
+	bool kvm_irq;
 };
 
 int mmiotrap_probe_tracepoints(struct mmiotrap_tracepoints *tp);
@@ -356,11 +358,38 @@ struct mmiotrap_stats_region {
 	__u64 seq;
 	/* QEMU's -name of region.vm; "" if it has none or is gone. */
 	char vm_name[64];
-	/*
-	 * Per decoded queue counters and the doorbell-to-interrupt latency
-	 * histogram are to come here once the trap keeps them.
-	 */
+	/* Its decoded queues, in (queue, kind) order: mmiotrap_stats_queue(). */
+	int nr_queues;
+	const struct mmiotrap_stats_queue *queues;
 };
+
+/*
+ * One decoded queue of a region: the rows the trap keeps per (region,
+ * kind, queue), and its doorbell-to-interrupt latency (docs/latency.md).
+ */
+struct mmiotrap_stats_queue {
+	__u32 queue;
+	__u32 kind;		/* enum mmiotrap_kind: sq_tail and cq_head are two rows */
+	__u64 writes;
+	__u64 fast;		/* of writes, completed in the kernel */
+	__u64 exits;		/* of writes, exited to the VMM */
+	__u64 value;		/* the newest value written */
+	__u64 pairs;		/* doorbell-to-interrupt intervals measured */
+	__u64 lat_sum_ns;
+	__u64 no_slot;		/* intervals not measured: their VM's slots were all taken */
+	bool open;		/* an interval waits for its interrupt */
+	__u64 lat[MMIOTRAP_LAT_BUCKETS];	/* log2 buckets of ns */
+};
+
+/* Region @r's @i-th queue, or NULL beyond. */
+const struct mmiotrap_stats_queue *mmiotrap_stats_queue(const struct mmiotrap_stats_region *r,
+							 int i);
+
+/*
+ * The @q quantile (0 to 1) of a latency histogram, as the upper bound in
+ * ns of the bucket it falls in; 0 if it is empty.
+ */
+__u64 mmiotrap_lat_quantile(const __u64 *lat, double q);
 
 /*
  * Read every region's counters, the totals and the VM names into *@st.

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define MMIOTRAP_ABI_VERSION	4
+#define MMIOTRAP_ABI_VERSION	5
 
 /*
  * Table sizes are chosen at load (struct mmiotrap_opts); these are the
@@ -22,6 +22,8 @@
 #define MMIOTRAP_DEFAULT_VMS		4096
 /* Each region is indexed as at most 2 * 64 aligned power-of-two blocks; most take one or two. */
 #define MMIOTRAP_DEFAULT_INDEX		65536
+/* Decoded queues of all regions with a row of counters (the queues map). */
+#define MMIOTRAP_DEFAULT_QUEUES		16384
 /* Subscribers of one instance at once: each has a ring of its own. */
 #define MMIOTRAP_MAX_SUBS		64
 #define MMIOTRAP_NAME_LEN		32
@@ -262,6 +264,61 @@ struct mmiotrap_totals {
 	__u64 unmatched;	/* writes in no region */
 	__u64 stale;		/* writes by a process reusing a region's pid */
 	__u64 exits;		/* userspace exits of VMMs with regions */
+	__u64 queues_full;	/* matched writes of a queue the queues map had no room for */
+	__u64 irqs;		/* interrupts signalled by VMMs with open intervals (docs/latency.md) */
+};
+
+/*
+ * Doorbell-to-interrupt latency (docs/latency.md): log2 buckets of
+ * nanoseconds, bucket i counting [2^i, 2^(i+1)) (bucket 0 also 0); the last
+ * bucket takes everything longer.
+ */
+#define MMIOTRAP_LAT_BUCKETS	32
+
+/*
+ * queues: hash map from a region's decoded queue to its counters, kept by
+ * the trap for every matched write. Writes off the decoder's grid or to a
+ * queue beyond its configuration are counted on one row each (queue 0),
+ * so that a guest cannot fill the map. gen tells a reused region id's rows
+ * from its predecessor's.
+ */
+struct mmiotrap_queue_key {
+	__u32 region;
+	__u32 queue;		/* mmiotrap_decoded.queue */
+	__u32 kind;		/* enum mmiotrap_kind */
+	__u32 reserved;
+	__u64 gen;		/* mmiotrap_region.gen */
+};
+
+struct mmiotrap_queue_stats {
+	__u64 writes;		/* matched writes */
+	__u64 fast;		/* of them, completed by an ioeventfd */
+	__u64 value;		/* the newest value written */
+	/* Doorbell to interrupt (docs/latency.md). */
+	__u64 open_ns;		/* the open interval's doorbell time; 0: none open */
+	__u64 pairs;		/* intervals closed by an interrupt */
+	__u64 lat_sum_ns;	/* their lengths summed */
+	__u64 no_slot;		/* doorbells that found every slot of their VM taken */
+	__u64 reserved;
+	__u64 lat[MMIOTRAP_LAT_BUCKETS];
+};
+
+/* Open intervals one VM can have at once: more are counted in no_slot. */
+#define MMIOTRAP_IRQ_SLOTS	16
+
+/*
+ * irqs: hash map keyed by VMM tgid: its open intervals. armed is the
+ * interval's open_ns (the queue row's), 1 while a doorbell fills the slot
+ * in, 0 when free.
+ */
+struct mmiotrap_irq_slot {
+	__u64 armed;
+	struct mmiotrap_queue_key key;
+};
+
+struct mmiotrap_vm_irqs {
+	__u64 irqs;		/* interrupts signalled by the VMM since its first interval */
+	struct mmiotrap_irq_slot slot[MMIOTRAP_IRQ_SLOTS];
 };
 
 #endif /* MMIOTRAP_ABI_H */

@@ -23,6 +23,8 @@ static const __u32 map_value_size[NR_MAPS] = {
 	[MAP_SUBS]	 = sizeof(struct mmiotrap_sub_slot),
 	[MAP_RINGS]	 = sizeof(__u32),
 	[MAP_DROPS]	 = sizeof(__u32),
+	[MAP_QUEUES]	 = sizeof(struct mmiotrap_queue_stats),
+	[MAP_IRQS]	 = sizeof(struct mmiotrap_vm_irqs),
 };
 
 /* The sizes load chose are the maps' own. */

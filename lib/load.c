@@ -63,8 +63,22 @@ static int size_maps(struct trap_bpf *skel, const struct sizes *sz)
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.vms, sz->vms);
 	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.irqs, sz->vms);
+	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.addr_index, sz->index);
 	return err;
+}
+
+static bool has_tracepoint(const struct mmiotrap_tracepoints *tp, enum pin_need need)
+{
+	switch (need) {
+	case NEED_FAST_MMIO:
+		return tp->kvm_fast_mmio;
+	case NEED_IRQ:
+		return tp->kvm_irq;
+	default:
+		return true;
+	}
 }
 
 static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode,
@@ -92,7 +106,7 @@ static int open_mode(struct trap_bpf **skelp, enum mmiotrap_attach_mode mode,
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, false);
 	for_each_pin(p)
-		if (p->kind == PIN_LINK && p->mode == mode && (!p->optional || tp.kvm_fast_mmio))
+		if (p->kind == PIN_LINK && p->mode == mode && has_tracepoint(&tp, p->need))
 			bpf_program__set_autoload(member(skel, prog_member, p), true);
 	err = size_maps(skel, sz);
 	if (!err)

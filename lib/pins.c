@@ -21,7 +21,7 @@
 #define TRACEFS_MOUNT	"/sys/kernel/tracing"
 
 #define MAP_PIN(id, map)	{ .kind = PIN_MAP, .index = id, .name = #map },
-#define LINK_PIN(m, prog, opt)	{ .kind = PIN_LINK, .mode = m, .optional = opt, .name = #prog },
+#define LINK_PIN(m, prog, opt)	{ .kind = PIN_LINK, .mode = m, .need = opt, .name = #prog },
 
 const struct pin trap_pins[] = {
 	TRAP_MAPS(MAP_PIN)
@@ -133,7 +133,7 @@ static bool mode_whole(const char *root, enum mmiotrap_attach_mode m)
 	const struct pin *p;
 
 	for_each_pin(p)
-		if (p->kind == PIN_LINK && p->mode == m && !p->optional && !pinned(root, p))
+		if (p->kind == PIN_LINK && p->mode == m && !p->need && !pinned(root, p))
 			return false;
 	return true;
 }
@@ -166,7 +166,7 @@ enum instance_state pins_state(const char *root, enum mmiotrap_attach_mode *mode
 			maps += there;
 			continue;
 		}
-		need[p->mode] += !p->optional;
+		need[p->mode] += !p->need;
 		have[p->mode] += there;
 		links += there && first_of_name(p);
 	}

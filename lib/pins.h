@@ -18,24 +18,39 @@
 	X(MAP_ROUTES, routes)			\
 	X(MAP_SUBS, subs)			\
 	X(MAP_RINGS, rings)			\
-	X(MAP_DROPS, drops)
+	X(MAP_DROPS, drops)			\
+	X(MAP_QUEUES, queues)			\
+	X(MAP_IRQS, irqs)
 
 /*
- * Each attach mode's programs, in order of preference of the modes. An
- * optional one is loaded where the kernel has its tracepoint (kvm_fast_mmio
- * is x86's): an instance is whole with or without it.
+ * The tracepoint an optional program needs; it is loaded where the kernel
+ * has it (kvm_fast_mmio is x86's, the interrupt ones need an irqchip):
+ * an instance is whole with or without it.
  */
-#define TRAP_LINKS(X)							\
-	X(MMIOTRAP_ATTACH_FENTRY, fentry_io_bus_write, false)		\
-	X(MMIOTRAP_ATTACH_FENTRY, tp_btf_exit, false)			\
-	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_mmio, false)			\
-	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_pio, false)			\
-	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_fast_mmio, true)		\
-	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_exit, false)			\
-	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_mmio, false)			\
-	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_pio, false)			\
-	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_fast_mmio, true)		\
-	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_exit, false)
+enum pin_need {
+	NEED_NONE,
+	NEED_FAST_MMIO,
+	NEED_IRQ,
+};
+
+/* Each attach mode's programs, in order of preference of the modes. */
+#define TRAP_LINKS(X)								\
+	X(MMIOTRAP_ATTACH_FENTRY, fentry_io_bus_write, NEED_NONE)		\
+	X(MMIOTRAP_ATTACH_FENTRY, tp_btf_exit, NEED_NONE)			\
+	X(MMIOTRAP_ATTACH_FENTRY, tp_btf_msi, NEED_IRQ)			\
+	X(MMIOTRAP_ATTACH_FENTRY, tp_btf_line, NEED_IRQ)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_mmio, NEED_NONE)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_pio, NEED_NONE)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_fast_mmio, NEED_FAST_MMIO)		\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_exit, NEED_NONE)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_msi, NEED_IRQ)			\
+	X(MMIOTRAP_ATTACH_TP_BTF, tp_btf_line, NEED_IRQ)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_mmio, NEED_NONE)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_pio, NEED_NONE)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_fast_mmio, NEED_FAST_MMIO)		\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_exit, NEED_NONE)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_msi, NEED_IRQ)			\
+	X(MMIOTRAP_ATTACH_RAW_TP, raw_tp_line, NEED_IRQ)
 
 #define TRAP_MAP_ENUM(id, name)	id,
 enum trap_map {
@@ -52,7 +67,7 @@ struct pin {
 	enum pin_kind kind;
 	int index;		/* PIN_MAP: enum trap_map; PIN_LINK: its row in TRAP_LINKS */
 	enum mmiotrap_attach_mode mode;	/* PIN_LINK: the attach mode it serves */
-	bool optional;			/* PIN_LINK: the kernel may lack its tracepoint */
+	enum pin_need need;		/* PIN_LINK: a tracepoint the kernel may lack */
 	const char *name;
 };
 

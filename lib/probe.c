@@ -39,8 +39,12 @@ static void read_tracepoints(struct btf *btf, struct mmiotrap_tracepoints *tp)
 	const struct btf_type *mmio = tp_proto(btf, "kvm_mmio");
 	const struct btf_type *pio = tp_proto(btf, "kvm_pio");
 	const struct btf_type *fast = tp_proto(btf, "kvm_fast_mmio");
+	const struct btf_type *msi = tp_proto(btf, "kvm_msi_set_irq");
+	const struct btf_type *line = tp_proto(btf, "kvm_set_irq");
 	const struct btf_type *arg;
 
+	/* (void *, address, data) and (void *, gsi, level, irq_source_id) */
+	tp->kvm_irq = msi && btf_vlen(msi) == 3 && line && btf_vlen(line) == 4;
 	/* (void *, gpa) */
 	if (fast && btf_vlen(fast) == 2)
 		tp->kvm_fast_mmio = true;

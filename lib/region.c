@@ -271,6 +271,9 @@ static int vm_update(struct mmiotrap *mt, __u32 pid)
 	if (!regions) {
 		if (bpf_map_delete_elem(mt->map_fd[MAP_VMS], &pid) && errno != ENOENT)
 			return -errno;
+		/* Its open intervals name rows that are gone. */
+		if (bpf_map_delete_elem(mt->map_fd[MAP_IRQS], &pid) && errno != ENOENT)
+			return -errno;
 		return 0;
 	}
 	if (vm_get(mt, pid, &vm) && proc_start_ticks(pid, &vm.start_ticks))
@@ -313,6 +316,31 @@ static int note(struct mmiotrap *mt, __u32 id, __u32 vm)
 	return bpf_map_update_elem(mt->map_fd[MAP_SLOTS], &zero, &slot, 0) ? -errno : 0;
 }
 
+/*
+ * The region's queue rows. Keyed by generation too, a row left behind is
+ * never taken for a later region's: this only gives its room back.
+ */
+static int queues_forget(struct mmiotrap *mt, __u32 id)
+{
+	struct mmiotrap_queue_key key, next;
+	int fd = mt->map_fd[MAP_QUEUES];
+	bool have = false, doomed = false;
+
+	/* A key is deleted once the walk is past it: a missing one restarts the walk. */
+	while (!bpf_map_get_next_key(fd, have ? &key : NULL, &next)) {
+		if (doomed && bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+			return -errno;
+		key = next;
+		have = true;
+		doomed = key.region == id;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if (doomed && bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 /* The index first: from then on the trap cannot find the region. */
 static int remove_whole(struct mmiotrap *mt, __u32 id, __u32 vm)
 {
@@ -328,6 +356,8 @@ static int remove_whole(struct mmiotrap *mt, __u32 id, __u32 vm)
 		err = bump_version(mt);
 	if (!err)
 		err = vm_update(mt, vm);
+	if (!err)
+		err = queues_forget(mt, id);
 	return err;
 }
 

@@ -15,6 +15,8 @@ struct mmiotrap_stats {
 	__u64 ts_ns;
 	int nr;
 	struct mmiotrap_stats_region *regions;
+	int nr_queues;
+	struct mmiotrap_stats_queue *queues;
 	struct mmiotrap_counters sum;
 	struct mmiotrap_totals totals;
 };
@@ -113,6 +115,128 @@ static int collect(struct mmiotrap *mt, struct mmiotrap_stats *st,
 }
 
 
+/* The queue rows, read in batches: a hash map's batch ends at a bucket. */
+struct queue_rows {
+	struct mmiotrap_queue_key *keys;
+	struct mmiotrap_queue_stats *vals;
+	__u32 n, cap;
+};
+
+#define QUEUE_BATCH	256
+
+static int read_queue_rows(int fd, struct queue_rows *q)
+{
+	__u32 token, count;
+	void *more;
+	bool first = true;
+	int err;
+
+	for (;;) {
+		if (q->cap - q->n < QUEUE_BATCH) {
+			q->cap = q->cap * 2 + QUEUE_BATCH;
+			more = realloc(q->keys, q->cap * sizeof(*q->keys));
+			if (!more)
+				return -ENOMEM;
+			q->keys = more;
+			more = realloc(q->vals, q->cap * sizeof(*q->vals));
+			if (!more)
+				return -ENOMEM;
+			q->vals = more;
+		}
+		count = QUEUE_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, q->keys + q->n,
+					   q->vals + q->n, &count, NULL);
+		q->n += count;
+		first = false;
+		if (err)
+			return errno == ENOENT ? 0 : -errno;
+	}
+}
+
+static int queue_cmp(const void *a, const void *b)
+{
+	const struct mmiotrap_stats_queue *x = a, *y = b;
+
+	if (x->queue != y->queue)
+		return x->queue < y->queue ? -1 : 1;
+	return x->kind < y->kind ? -1 : x->kind > y->kind;
+}
+
+/* Hand each region its rows of its own generation, in (queue, kind) order. */
+static int attach_queues(struct mmiotrap_stats *st, const struct queue_rows *rows)
+{
+	struct mmiotrap_stats_region *r;
+	struct mmiotrap_stats_queue *q;
+	__u32 i;
+	int lo, hi, mid;
+
+	st->queues = calloc(rows->n ?: 1, sizeof(*st->queues));
+	if (!st->queues)
+		return -ENOMEM;
+	/* Rows grouped by region, in the regions' (id) order: count, then place. */
+	for (i = 0; i < rows->n; i++) {
+		const struct mmiotrap_queue_key *k = &rows->keys[i];
+
+		for (lo = 0, hi = st->nr; lo < hi;) {
+			mid = (lo + hi) / 2;
+			if (st->regions[mid].region.id < k->region)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == st->nr || st->regions[lo].region.id != k->region ||
+		    st->regions[lo].region.gen != k->gen)
+			continue;
+		st->regions[lo].nr_queues++;
+		/* Borrowed for the region index until the rows are placed. */
+		rows->keys[i].reserved = lo + 1;
+	}
+	q = st->queues;
+	for (lo = 0; lo < st->nr; lo++) {
+		r = &st->regions[lo];
+		r->queues = q;
+		q += r->nr_queues;
+		r->nr_queues = 0;
+	}
+	for (i = 0; i < rows->n; i++) {
+		const struct mmiotrap_queue_stats *v = &rows->vals[i];
+
+		if (!rows->keys[i].reserved)
+			continue;
+		r = &st->regions[rows->keys[i].reserved - 1];
+		q = (struct mmiotrap_stats_queue *)&r->queues[r->nr_queues++];
+		q->queue = rows->keys[i].queue;
+		q->kind = rows->keys[i].kind;
+		q->writes = v->writes;
+		q->fast = v->fast;
+		q->exits = v->writes - v->fast;
+		q->value = v->value;
+		q->pairs = v->pairs;
+		q->lat_sum_ns = v->lat_sum_ns;
+		q->no_slot = v->no_slot;
+		q->open = v->open_ns != 0;
+		memcpy(q->lat, v->lat, sizeof(q->lat));
+		st->nr_queues++;
+	}
+	for (lo = 0; lo < st->nr; lo++)
+		qsort((void *)st->regions[lo].queues, st->regions[lo].nr_queues,
+		      sizeof(*q), queue_cmp);
+	return 0;
+}
+
+static int read_queues(struct mmiotrap *mt, struct mmiotrap_stats *st)
+{
+	struct queue_rows rows = {};
+	int err;
+
+	err = read_queue_rows(mt->map_fd[MAP_QUEUES], &rows);
+	if (!err)
+		err = attach_queues(st, &rows);
+	free(rows.keys);
+	free(rows.vals);
+	return err;
+}
+
 int mmiotrap_stats_read(struct mmiotrap *mt, struct mmiotrap_stats **stp)
 {
 	struct mmiotrap_counters *percpu = NULL;
@@ -143,6 +267,8 @@ int mmiotrap_stats_read(struct mmiotrap *mt, struct mmiotrap_stats **stp)
 	if (err)
 		goto cleanup;
 	err = collect(mt, st, regions, percpu);
+	if (!err)
+		err = read_queues(mt, st);
 	if (err)
 		goto cleanup;
 	*stp = st;
@@ -159,6 +285,7 @@ void mmiotrap_stats_free(struct mmiotrap_stats *st)
 	if (!st)
 		return;
 	free(st->regions);
+	free(st->queues);
 	free(st);
 }
 
@@ -185,4 +312,33 @@ const struct mmiotrap_counters *mmiotrap_stats_sum(const struct mmiotrap_stats *
 const struct mmiotrap_totals *mmiotrap_stats_totals(const struct mmiotrap_stats *st)
 {
 	return st ? &st->totals : NULL;
+}
+
+const struct mmiotrap_stats_queue *mmiotrap_stats_queue(const struct mmiotrap_stats_region *r,
+							 int i)
+{
+	return r && i >= 0 && i < r->nr_queues ? &r->queues[i] : NULL;
+}
+
+__u64 mmiotrap_lat_quantile(const __u64 *lat, double q)
+{
+	__u64 total = 0, seen = 0, want;
+	int i;
+
+	if (!lat)
+		return 0;
+	for (i = 0; i < MMIOTRAP_LAT_BUCKETS; i++)
+		total += lat[i];
+	if (!total)
+		return 0;
+	/* The rank of the quantile, from 1: q = 0.5 of 3 is the 2nd. */
+	want = (__u64)(q * total + 0.999999);
+	if (!want)
+		want = 1;
+	for (i = 0; i < MMIOTRAP_LAT_BUCKETS - 1; i++) {
+		seen += lat[i];
+		if (seen >= want)
+			break;
+	}
+	return 2ULL << i;
 }

@@ -11,14 +11,20 @@ teardown() {
 	unload_all
 }
 
-# The tp_btf links: kvm_fast_mmio's too where the kernel has the tracepoint.
+# doctor_traces NAME: doctor says the kernel has tracepoint(s) NAME.
+doctor_traces() {
+	"$MT" -j doctor | jq -e --arg n "tp $1" '.checks[] | select(.name == $n) |
+		.detail | startswith("traced")' >/dev/null
+}
+
+# The tp_btf links: kvm_fast_mmio's and the interrupts' too where the
+# kernel has those tracepoints.
 tp_btf_links() {
-	if "$MT" -j doctor | jq -e '.checks[] | select(.name == "tp kvm_fast_mmio") |
-		.detail | startswith("traced")' >/dev/null; then
-		printf '%s\n' tp_btf_exit tp_btf_fast_mmio tp_btf_mmio tp_btf_pio
-	else
+	{
 		printf '%s\n' tp_btf_exit tp_btf_mmio tp_btf_pio
-	fi
+		! doctor_traces kvm_fast_mmio || echo tp_btf_fast_mmio
+		! doctor_traces "kvm irq" || printf '%s\n' tp_btf_line tp_btf_msi
+	} | LC_ALL=C sort
 }
 
 @test "load attaches tp_btf programs and pins maps and links" {
@@ -26,7 +32,7 @@ tp_btf_links() {
 	assert_success
 	assert_output "loaded at $MMIOTRAP_PIN_ROOT (attach mode tp_btf)"
 	run ls "$MMIOTRAP_PIN_ROOT/maps"
-	assert_output "$(printf '%s\n' addr_index counters drops regions rings routes slots subs totals vms)"
+	assert_output "$(printf '%s\n' addr_index counters drops irqs queues regions rings routes slots subs totals vms)"
 	run ls "$MMIOTRAP_PIN_ROOT/links"
 	assert_output "$(tp_btf_links)"
 	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio"
@@ -35,6 +41,12 @@ tp_btf_links() {
 	assert_output --partial "tp 'kvm_pio'"
 	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_exit"
 	assert_output --partial "tp 'kvm_userspace_exit'"
+	if doctor_traces "kvm irq"; then
+		run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_msi"
+		assert_output --partial "tp 'kvm_msi_set_irq'"
+		run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_line"
+		assert_output --partial "tp 'kvm_set_irq'"
+	fi
 }
 
 # own_links: each link pinned under this suite's root, with its id and

@@ -24,9 +24,10 @@
 #include "kvm_vm.h"
 #include "script.h"
 #include "testvmm_fds.h"
+#include "testvmm_irq.h"
 
 #define PROG		"mmiotrap-testvmm"
-#define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] [--fast|--slow|--ioeventfd REGION]... [--adopt] [--busy-poll] [--delay-us USEC] [--doorbell BUS:ADDR:LEN[:DATAMATCH]]... [--irqfd GSI[:resample]]... [--hold FIFO] [-name NAME] STEP..."
+#define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] [--fast|--slow|--ioeventfd REGION]... [--adopt] [--busy-poll] [--delay-us USEC] [--doorbell BUS:ADDR:LEN[:DATAMATCH]]... [--irqfd GSI[:resample]]... [--irq msi|line:GSI:EVERY:USEC] [--hold FIFO] [-name NAME] STEP..."
 #define STEP_SYNTAX	"mmio:ADDR:WIDTH:COUNT[:START[:STEP]]"	\
 			", pio:PORT:WIDTH:COUNT[:START[:STEP]]"	\
 			" or outs:PORT:WIDTH:COUNT[:START[:STEP]]"
@@ -259,6 +260,7 @@ struct options {
 	const char *hold;
 	struct emu_config emu;
 	struct vmm_fds fds;
+	struct vmm_irq irq;
 };
 
 static void parse_args(int argc, char **argv, struct script *script, struct options *o)
@@ -289,6 +291,11 @@ static void parse_args(int argc, char **argv, struct script *script, struct opti
 			if (!strcmp(arg, "--irqfd") ? !vmm_fds_parse_irqfd(&o->fds, val) :
 			    !vmm_fds_parse_doorbell(&o->fds, val))
 				usage_error("bad or too many", val);
+			i++;
+		} else if (!strcmp(arg, "--irq")) {
+			if (!val || !vmm_irq_parse(&o->irq, val))
+				usage_error("bad --irq (msi:EVERY:USEC or line:GSI:EVERY:USEC)",
+					    val ? val : "");
 			i++;
 		} else if (!strcmp(arg, "-name")) {
 			/* QEMU's: what 'mmiotrap vm show NAME' finds the VMM by, only that. */
@@ -477,7 +484,7 @@ static bool vmm_owns(const struct access *a, uint32_t step, const void *emu)
 
 /* Return 1 to keep running, 0 once the guest halted, -1 on a mismatch. */
 static int handle_exit(const struct kvm_run *run, struct cursor *c,
-		       struct emu *emu, struct stats *st)
+		       struct emu *emu, struct stats *st, struct vmm_irq *irq, int vm_fd)
 {
 	struct access got, want;
 	char buf[DESC_SIZE];
@@ -513,6 +520,12 @@ static int handle_exit(const struct kvm_run *run, struct cursor *c,
 				return -1;
 			st->seen++;
 			cursor_advance(c);
+			ret = got.bus == BUS_MMIO ? vmm_irq_after_write(irq, vm_fd) : 0;
+			if (ret) {
+				fprintf(stderr, PROG ": cannot signal an interrupt: %s\n",
+					strerror(-ret));
+				return -1;
+			}
 			return 1;
 		}
 	}
@@ -527,7 +540,7 @@ static int handle_exit(const struct kvm_run *run, struct cursor *c,
  * error cut the run short.
  */
 static int run_guest(struct kvm_vm *vm, struct cursor *c, struct emu *emu,
-		     struct stats *st)
+		     struct stats *st, struct vmm_irq *irq)
 {
 	uint64_t start = mmiotrap_now_ns();
 	int ret;
@@ -539,7 +552,7 @@ static int run_guest(struct kvm_vm *vm, struct cursor *c, struct emu *emu,
 				strerror(-ret));
 			return -1;
 		}
-		ret = handle_exit(vm->run, c, emu, st);
+		ret = handle_exit(vm->run, c, emu, st, irq, vm->vm_fd);
 		/* Its hlt will not exit: the script's last write the VMM sees ends the run. */
 		if (ret > 0 && vm->irqchip && cursor_done(c))
 			ret = 0;
@@ -551,7 +564,7 @@ static int run_guest(struct kvm_vm *vm, struct cursor *c, struct emu *emu,
 }
 
 static void print_stats(const struct stats *st, const struct emu *emu,
-			const struct vmm_fds *fds, bool json)
+			const struct vmm_fds *fds, const struct vmm_irq *irq, bool json)
 {
 	if (!json) {
 		printf("exits mmio=%" PRIu64 " pio=%" PRIu64 " writes=%" PRIu64
@@ -567,6 +580,8 @@ static void print_stats(const struct stats *st, const struct emu *emu,
 	       st->ns / st->writes);
 	if (emu)
 		emu_report(emu, stdout);
+	if (irq->every)
+		printf(",\"irqs\":%" PRIu64, irq->sent);
 	vmm_fds_report(fds, stdout);
 	printf("}\n");
 }
@@ -601,7 +616,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &script, &opts);
 	st.writes = script_writes(&script, NULL, NULL);
-	if (setup_vm(&vm, &script, opts.fds.nirqfds))
+	if (setup_vm(&vm, &script, opts.fds.nirqfds || opts.irq.every))
 		return 2;
 	if (opts.go && wait_for_go(PROG, opts.go)) {
 		kvm_vm_destroy(&vm);
@@ -627,10 +642,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cursor_init(&c, &script, vmm_owns, emu);
-	ret = run_guest(&vm, &c, emu, &st);
+	ret = run_guest(&vm, &c, emu, &st, &opts.irq);
 	if (!ret)
 		ret = check_done(&script, &st, emu);
-	print_stats(&st, emu, &opts.fds, opts.json);
+	print_stats(&st, emu, &opts.fds, &opts.irq, opts.json);
 	vmm_fds_close(&opts.fds);
 	emu_stop(emu);
 	kvm_vm_destroy(&vm);
