@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The counters in Prometheus's text format: promtool accepts them, and a
 # real Prometheus server scraping 'mmiotrap exporter' finds the numbers
-# 'mmiotrap stats -j' reports. Writes are injected into the trap (no VM).
+# 'mmiotrap stats -j' reports. Writes are injected into the trap (no VM),
+# but for the latency histograms: the test VMM's, answered with MSIs.
 
 BASE=0xd0000000
 
@@ -64,6 +65,42 @@ scrape() {
 	curl -sf "http://127.0.0.1:$exporter_port/metrics"
 }
 
+# prometheus_start: a Prometheus server scraping the exporter every
+# second, once it has scraped it; its query API at $api.
+prometheus_start() {
+	local port dir i up
+	port=$(free_port)
+	dir=$BATS_TEST_TMPDIR/prometheus
+	mkdir -p "$dir"
+	cat >"$dir/prometheus.yml" <<-EOF
+	global:
+	  scrape_interval: 1s
+	  evaluation_interval: 1s
+	scrape_configs:
+	  - job_name: mmiotrap
+	    static_configs:
+	      - targets: ["127.0.0.1:$exporter_port"]
+	EOF
+	prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+		--web.listen-address="127.0.0.1:$port" --log.level=warn \
+		>"$dir/log" 2>&1 3>&- &
+	prom_pid=$!
+	echo $! >>"$BATS_TEST_TMPDIR/children"
+	api="http://127.0.0.1:$port/api/v1/query"
+	for i in $(seq 150); do
+		up=$(curl -sf "$api" --data-urlencode 'query=mmiotrap_up{job="mmiotrap"}' |
+			jq -r '.data.result[0].value[1] // empty' 2>/dev/null) || true
+		[ "$up" = 1 ] && return 0
+		sleep 0.2
+	done
+	fail "Prometheus never scraped the exporter: $(cat "$dir/log")"
+}
+
+# query PROMQL JQ: Prometheus's answer to PROMQL, as JQ makes it.
+query() {
+	curl -sf "$api" --data-urlencode "query=$1" | jq -c "$2"
+}
+
 @test "stats --format prometheus: promtool accepts it, and it says what stats -j says" {
 	inject_some
 	stats=$("$MT" -j stats)
@@ -96,35 +133,8 @@ scrape() {
 	inject_some
 	exporter_start
 	scrape | promtool check metrics || fail "promtool refused the exporter's page: $(scrape)"
-	port=$(free_port)
-	dir=$BATS_TEST_TMPDIR/prometheus
-	mkdir -p "$dir"
-	cat >"$dir/prometheus.yml" <<-EOF
-	global:
-	  scrape_interval: 1s
-	  evaluation_interval: 1s
-	scrape_configs:
-	  - job_name: mmiotrap
-	    static_configs:
-	      - targets: ["127.0.0.1:$exporter_port"]
-	EOF
-	prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
-		--web.listen-address="127.0.0.1:$port" --log.level=warn \
-		>"$dir/log" 2>&1 3>&- &
-	prom_pid=$!
-	echo $! >>"$BATS_TEST_TMPDIR/children"
-	api="http://127.0.0.1:$port/api/v1/query"
-	for i in $(seq 150); do
-		up=$(curl -sf "$api" --data-urlencode 'query=mmiotrap_up{job="mmiotrap"}' |
-			jq -r '.data.result[0].value[1] // empty' 2>/dev/null) || true
-		[ "$up" = 1 ] && break
-		sleep 0.2
-	done
-	[ "$up" = 1 ] || fail "Prometheus never scraped the exporter: $(cat "$dir/log")"
+	prometheus_start
 	stats=$("$MT" -j stats)
-	query() {
-		curl -sf "$api" --data-urlencode "query=$1" | jq -c "$2"
-	}
 	assert_equal "$(query 'mmiotrap_doorbell_writes_total{path="exit"}' \
 		'[.data.result[] | [.metric.region, .metric.vm, .value[1]]] | sort')" \
 		"$(jq -c --arg vm "$inj_pid" '[.regions[] | [if .name == "" then "\(.id)" else .name end, $vm, "\(.slow)"]] | sort' <<<"$stats")"
@@ -136,6 +146,42 @@ scrape() {
 		"\"$(jq .totals.skipped <<<"$stats")\""
 	assert_equal "$(query 'mmiotrap_stale_writes_total' '.data.result[0].value[1]')" \
 		"\"$(jq .totals.stale <<<"$stats")\""
+	kill -TERM "$prom_pid"
+	wait "$prom_pid" || true
+	exporter_stop TERM
+}
+
+# bats test_tags=kvm
+@test "Prometheus finds the per queue counts and latency histograms stats -j reports" {
+	require_kvm
+	# NVMe SQ 1 and 2 of the test VMM, an MSI 300 us after every second
+	# write: SQ1 and SQ2 open, MSI; SQ1 opens, 3 ms pause, SQ1, MSI.
+	vmm_start vm --irq msi:2:300 mmio:0xfebf1008:4:1:1 mmio:0xfebf1010:4:1:1 \
+		mmio:0xfebf1008:4:1:2 pause:3000 mmio:0xfebf1008:4:1:3 pio:0x90:1:1
+	"$MT" region add --vm "$vm_pid" --mmio 0xfebf1000 --len 0x40 --name nvme \
+		--decoder nvme --bar0 0xfebf0000 --queues 4 >/dev/null
+	vmm_go vm
+	stats=$("$MT" -j stats)
+	assert_equal "$(jq -c '.regions[0].queues | map([.queue, .writes, .latency.pairs, [.latency.buckets[] | [.le_ns, .count]]])' <<<"$stats")" \
+		'[[1,3,2,[[524288,1],[4194304,1]]],[2,1,1,[[524288,1]]]]'
+	exporter_start
+	scrape | promtool check metrics || fail "promtool refused the exporter's page: $(scrape)"
+	prometheus_start
+	lat=mmiotrap_doorbell_interrupt_latency_seconds
+	assert_equal "$(query "${lat}_count" '[.data.result[] | [.metric.queue, .metric.kind, .value[1]]] | sort')" \
+		"$(jq -c '[.regions[0].queues[] | ["\(.queue)", .kind, "\(.latency.pairs)"]] | sort' <<<"$stats")"
+	assert_equal "$(query "${lat}_sum" '[.data.result[] | [.metric.queue, (.value[1] | tonumber)]] | sort')" \
+		"$(jq -c '[.regions[0].queues[] | select(.kind == "sq_tail") | ["\(.queue)", (.latency.sum_ns / 1e9)]] | sort' <<<"$stats")"
+	# Cumulative buckets: SQ1's 0.3 ms pair by 2^19 ns, both by 2^22 ns.
+	assert_equal "$(query "${lat}_bucket{queue=\"1\",le=~\"0.000524288|0.004194304|\\\\+Inf\"}" \
+		'[.data.result[] | [.metric.le, .value[1]]] | sort')" \
+		'[["+Inf","2"],["0.000524288","1"],["0.004194304","2"]]'
+	# Prometheus takes them for a histogram: its quantiles stay in the buckets.
+	assert_equal "$(query "histogram_quantile(1, ${lat}_bucket{queue=\"1\",kind=\"sq_tail\"})" \
+		'.data.result[0].value[1]')" '"0.004194304"'
+	assert_equal "$(query 'mmiotrap_queue_writes_total{path="exit"}' \
+		'[.data.result[] | [.metric.queue, .metric.kind, .value[1]]] | sort')" \
+		"$(jq -c '[.regions[0].queues[] | ["\(.queue)", .kind, "\(.slow)"]] | sort' <<<"$stats")"
 	kill -TERM "$prom_pid"
 	wait "$prom_pid" || true
 	exporter_stop TERM
