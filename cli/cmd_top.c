@@ -85,6 +85,69 @@ static double per_sec(__u64 now, __u64 before, double secs)
 	return secs > 0 ? (double)(now - before) / secs : -1;
 }
 
+/* How many writes queue @q of region @sr had in @prev (0 if it is new since). */
+static __u64 queue_writes_before(const struct mmiotrap_stats *prev,
+				 const struct mmiotrap_stats_region *sr,
+				 const struct mmiotrap_stats_queue *q)
+{
+	const struct mmiotrap_stats_region *p;
+	const struct mmiotrap_stats_queue *pq;
+	int i, j;
+
+	mmiotrap_stats_for_each(p, prev, i) {
+		if (p->region.id != sr->region.id || p->region.gen != sr->region.gen)
+			continue;
+		for (j = 0; (pq = mmiotrap_stats_queue(p, j)); j++)
+			if (pq->queue == q->queue && pq->kind == q->kind)
+				return pq->writes <= q->writes ? pq->writes : 0;
+	}
+	return 0;
+}
+
+/* Its queues' latency histograms added up: the region's. */
+static void region_lat(const struct mmiotrap_stats_region *sr, __u64 lat[MMIOTRAP_LAT_BUCKETS])
+{
+	const struct mmiotrap_stats_queue *q;
+	int i, b;
+
+	memset(lat, 0, MMIOTRAP_LAT_BUCKETS * sizeof(*lat));
+	for (i = 0; (q = mmiotrap_stats_queue(sr, i)); i++)
+		for (b = 0; b < MMIOTRAP_LAT_BUCKETS; b++)
+			lat[b] += q->lat[b];
+}
+
+static void ns_str(char *buf, size_t size, __u64 ns)
+{
+	if (ns < 1000)
+		snprintf(buf, size, "%lluns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, size, "%.0fus", ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, size, "%.1fms", ns / 1e6);
+	else
+		snprintf(buf, size, "%.1fs", ns / 1e9);
+}
+
+/* LAT: p50/p99, each the upper bound of its log2 bucket; "-" before any pair. */
+static void lat_str(char *buf, size_t size, const __u64 *lat)
+{
+	char p50[16], p99[16];
+
+	if (!mmiotrap_lat_quantile(lat, 1)) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	ns_str(p50, sizeof(p50), mmiotrap_lat_quantile(lat, 0.5));
+	ns_str(p99, sizeof(p99), mmiotrap_lat_quantile(lat, 0.99));
+	snprintf(buf, size, "%s/%s", p50, p99);
+}
+
+/* A raw region has one row, queue 0: the region's own line says it all. */
+static bool shows_queues(const struct mmiotrap_stats_region *sr)
+{
+	return sr->region.decoder != MMIOTRAP_DECODER_RAW;
+}
+
 static int cmp_key(const struct row *a, const struct row *b, enum sort_key key)
 {
 	int c = 0;
@@ -237,13 +300,37 @@ static void text_row(FILE *out, const struct row *r)
 	fprintf(out, "%-22s %10s %18s %10llu %10llu %10llu %8llu", label, rate, last,
 		(unsigned long long)r->writes, (unsigned long long)r->kernel,
 		(unsigned long long)r->exits, (unsigned long long)r->lost);
-	/* LAT: the doorbell-to-interrupt latency, empty until the trap measures it. */
-	fputs(r->sr ? "  -\n" : "\n", out);
+	if (r->sr) {
+		__u64 lat[MMIOTRAP_LAT_BUCKETS];
+
+		region_lat(r->sr, lat);
+		lat_str(last, sizeof(last), lat);
+		fprintf(out, "  %s", last);
+	}
+	fputc('\n', out);
+}
+
+/* A decoded queue's line under its region's: LOST is the region's alone. */
+static void text_queue(FILE *out, const struct frame *f, const struct mmiotrap_stats *prev,
+		       const struct row *r, const struct mmiotrap_stats_queue *q)
+{
+	char label[64], rate[32], last[24], lat[40];
+
+	snprintf(label, sizeof(label), "    q%u %s", q->queue, mmiotrap_kind_str(q->kind));
+	rate_str(rate, sizeof(rate), prev ? per_sec(q->writes, queue_writes_before(prev, r->sr, q),
+						     f->secs) : -1);
+	snprintf(last, sizeof(last), "0x%llx", (unsigned long long)q->value);
+	lat_str(lat, sizeof(lat), q->lat);
+	fprintf(out, "%-22s %10s %18s %10llu %10llu %10llu %8s  %s\n", label, rate, last,
+		(unsigned long long)q->writes, (unsigned long long)q->fast,
+		(unsigned long long)q->exits, "", lat);
 }
 
 static void text_frame(FILE *out, const struct top *t, const struct frame *f,
-		       const struct mmiotrap_stats *cur)
+		       const struct mmiotrap_stats *prev, const struct mmiotrap_stats *cur)
 {
+	const struct mmiotrap_stats_queue *q;
+	int k;
 	double writes = f->secs > 0 ? 0 : -1;
 	char w[32], e[32], u[32];
 	int i, j;
@@ -262,18 +349,51 @@ static void text_frame(FILE *out, const struct top *t, const struct frame *f,
 	fprintf(out, "VMs %d  regions %d  writes/s %s  VMM exits/s %s  unmatched/s %s  lost %llu\n\n",
 		f->nvms, f->nregions, w, e, u,
 		(unsigned long long)mmiotrap_stats_sum(cur)->dropped);
-	fprintf(out, "%-22s %10s %18s %10s %10s %10s %8s  %s\n", "VM / REGION", "WRITES/S", "LAST",
-		"WRITES", "KERNEL", "EXIT", "LOST", "LAT");
+	fprintf(out, "%-22s %10s %18s %10s %10s %10s %8s  %s\n", "VM / REGION / QUEUE", "WRITES/S",
+		"LAST", "WRITES", "KERNEL", "EXIT", "LOST", "LAT p50/p99");
 	/* Each VM, then its regions: they are sorted so that they follow it. */
 	for (i = 0, j = 0; i < f->nvms; i++) {
 		text_row(out, &f->vms[i]);
-		for (; j < f->nregions && f->regions[j].vm == &f->vms[i]; j++)
+		for (; j < f->nregions && f->regions[j].vm == &f->vms[i]; j++) {
 			text_row(out, &f->regions[j]);
+			if (!shows_queues(f->regions[j].sr))
+				continue;
+			for (k = 0; (q = mmiotrap_stats_queue(f->regions[j].sr, k)); k++)
+				text_queue(out, f, prev, &f->regions[j], q);
+		}
 	}
 }
 
-static json_t *row_json(const struct row *r)
+static json_t *lat_json(const __u64 *lat, __u64 pairs)
 {
+	return json_pack("{s:I, s:I, s:I}", "pairs", (json_int_t)pairs,
+			 "p50_ns", (json_int_t)mmiotrap_lat_quantile(lat, 0.5),
+			 "p99_ns", (json_int_t)mmiotrap_lat_quantile(lat, 0.99));
+}
+
+static json_t *queues_json(const struct frame *f, const struct mmiotrap_stats *prev,
+			   const struct row *r)
+{
+	const struct mmiotrap_stats_queue *q;
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; (q = mmiotrap_stats_queue(r->sr, i)); i++)
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:f, s:o, s:I, s:I, s:I, s:o}",
+			"queue", (json_int_t)q->queue, "kind", mmiotrap_kind_str(q->kind),
+			"writes_per_sec", prev ? per_sec(q->writes, queue_writes_before(prev, r->sr, q),
+							 f->secs) : -1.0,
+			"value", cli_u64_json(q->value), "writes", (json_int_t)q->writes,
+			"kernel", (json_int_t)q->fast, "exit", (json_int_t)q->exits,
+			"latency", lat_json(q->lat, q->pairs)));
+	return arr;
+}
+
+static json_t *row_json(const struct frame *f, const struct mmiotrap_stats *prev,
+			const struct row *r)
+{
+	__u64 lat[MMIOTRAP_LAT_BUCKETS], pairs = 0;
+	int i;
 	json_t *obj = json_object();
 
 	if (r->sr) {
@@ -296,14 +416,18 @@ static json_t *row_json(const struct row *r)
 	json_object_set_new(obj, "kernel", json_integer(r->kernel));
 	json_object_set_new(obj, "exit", json_integer(r->exits));
 	json_object_set_new(obj, "lost", json_integer(r->lost));
-	/* The decoded queues' counters, filled once the trap keeps them. */
-	if (r->sr)
-		json_object_set_new(obj, "queues", json_array());
+	if (r->sr) {
+		region_lat(r->sr, lat);
+		for (i = 0; i < r->sr->nr_queues; i++)
+			pairs += r->sr->queues[i].pairs;
+		json_object_set_new(obj, "latency", lat_json(lat, pairs));
+		json_object_set_new(obj, "queues", queues_json(f, prev, r));
+	}
 	return obj;
 }
 
 static json_t *json_frame(const struct top *t, const struct frame *f,
-			  const struct mmiotrap_stats *cur)
+			  const struct mmiotrap_stats *prev, const struct mmiotrap_stats *cur)
 {
 	const struct mmiotrap_totals *tot = mmiotrap_stats_totals(cur);
 	json_t *vms = json_array(), *vm, *regions;
@@ -312,10 +436,10 @@ static json_t *json_frame(const struct top *t, const struct frame *f,
 
 	for (i = 0, j = 0; i < f->nvms; i++) {
 		writes += f->vms[i].rate;
-		vm = row_json(&f->vms[i]);
+		vm = row_json(f, prev, &f->vms[i]);
 		regions = json_array();
 		for (; j < f->nregions && f->regions[j].vm == &f->vms[i]; j++)
-			json_array_append_new(regions, row_json(&f->regions[j]));
+			json_array_append_new(regions, row_json(f, prev, &f->regions[j]));
 		json_object_set_new(vm, "regions", regions);
 		json_array_append_new(vms, vm);
 	}
@@ -371,11 +495,11 @@ static int show(const struct top *t, const struct mmiotrap_stats *prev,
 	if (err)
 		goto cleanup;
 	if (t->cli->json) {
-		cli_json(t->cli, json_frame(t, &f, cur));
+		cli_json(t->cli, json_frame(t, &f, prev, cur));
 		goto cleanup;
 	}
 	if (!t->screen) {
-		text_frame(stdout, t, &f, cur);
+		text_frame(stdout, t, &f, prev, cur);
 		if (!t->once)
 			putchar('\n');
 		fflush(stdout);
@@ -386,7 +510,7 @@ static int show(const struct top *t, const struct mmiotrap_stats *prev,
 		err = -errno;
 		goto cleanup;
 	}
-	text_frame(out, t, &f, cur);
+	text_frame(out, t, &f, prev, cur);
 	fclose(out);
 	screen_draw(text);
 	free(text);

@@ -132,3 +132,20 @@ rows() {
 	region=$("$MT" -j stats | jq -c '.regions[] | select(.name == "sq1")')
 	assert_equal "$(rows '[.queue, .kind, .writes, .fast, .slow, .value]')" '[[1,"sq_tail",5,5,0,5]]'
 }
+
+@test "top shows each decoded queue under its region, with p50/p99 of its latency" {
+	# SQ1 and SQ2 open, MSI 300 us after the second; SQ1 opens, 3 ms
+	# pause, CQ1, MSI: SQ1's two pairs in two buckets, SQ2's one.
+	nvme_run --irq msi:2:300 -- mmio:"$(sq 1)":4:1:1 mmio:"$(sq 2)":4:1:1 \
+		mmio:"$(sq 1)":4:1:2 pause:3000 mmio:"$(cq 1)":4:1:1 pio:0x90:1:1
+	run "$MT" top --once --interval 100 --vm "$vm_pid"
+	assert_success
+	assert_line --regexp '^  nvme +[0-9.]+ +0x1 +4 +0 +4 +0  524us/4\.2ms$'
+	assert_line --regexp '^    q1 sq_tail +[0-9.]+ +0x2 +2 +0 +2 +  524us/4\.2ms$'
+	assert_line --regexp '^    q1 cq_head +[0-9.]+ +0x1 +1 +0 +1 +  -$'
+	assert_line --regexp '^    q2 sq_tail +[0-9.]+ +0x1 +1 +0 +1 +  524us/524us$'
+	run "$MT" -j top --once --interval 100 --vm "$vm_pid"
+	assert_success
+	assert_equal "$(jq -c '.vms[0].regions[0] | [.latency, [.queues[] | [.queue, .kind, .writes, .latency.pairs, .latency.p99_ns]]]' <<<"$output")" \
+		'[{"pairs":3,"p50_ns":524288,"p99_ns":4194304},[[1,"sq_tail",2,2,4194304],[1,"cq_head",1,0,0],[2,"sq_tail",1,1,524288]]]'
+}
