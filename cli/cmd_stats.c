@@ -169,26 +169,39 @@ static void prom_queue(FILE *f, const char *metric, const struct mmiotrap_stats_
 	fprintf(f, ",queue=\"%u\",kind=\"%s\"", q->queue, mmiotrap_kind_str(q->kind));
 }
 
+/* @ns in seconds, exactly: 524288 is 0.000524288. */
+static void seconds_str(char *buf, size_t size, __u64 ns)
+{
+	size_t n = snprintf(buf, size, "%llu.%09llu", (unsigned long long)(ns / 1000000000),
+			    (unsigned long long)(ns % 1000000000));
+
+	while (n > 1 && n < size && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 1 && n < size && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
 /* Bucket i holds [2^i, 2^(i+1)) ns; the last one everything longer: +Inf. */
 static void prom_histogram(FILE *f, const char *metric, const struct mmiotrap_stats_region *r,
 			   const struct mmiotrap_stats_queue *q)
 {
-	char name[128];
+	char name[128], le[32];
 	__u64 sum = 0;
 	int i;
 
 	snprintf(name, sizeof(name), "%s_bucket", metric);
 	for (i = 0; i < MMIOTRAP_LAT_BUCKETS - 1; i++) {
 		sum += q->lat[i];
+		seconds_str(le, sizeof(le), 2ULL << i);
 		prom_queue(f, name, r, q);
-		fprintf(f, ",le=\"%.9g\"} %llu\n", (double)(2ULL << i) / 1e9,
-			(unsigned long long)sum);
+		fprintf(f, ",le=\"%s\"} %llu\n", le, (unsigned long long)sum);
 	}
 	prom_queue(f, name, r, q);
 	fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)q->pairs);
 	snprintf(name, sizeof(name), "%s_sum", metric);
+	seconds_str(le, sizeof(le), q->lat_sum_ns);
 	prom_queue(f, name, r, q);
-	fprintf(f, "} %.9f\n", (double)q->lat_sum_ns / 1e9);
+	fprintf(f, "} %s\n", le);
 	snprintf(name, sizeof(name), "%s_count", metric);
 	prom_queue(f, name, r, q);
 	fprintf(f, "} %llu\n", (unsigned long long)q->pairs);
