@@ -312,13 +312,6 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 		fan_one(0, &f);
 }
 
-/* The doorbells that ask the device for work: only they open an interval. */
-static bool opens_interval(__u32 kind)
-{
-	return kind == MMIOTRAP_KIND_RAW || kind == MMIOTRAP_KIND_SQ_TAIL ||
-	       kind == MMIOTRAP_KIND_NOTIFY || kind == MMIOTRAP_KIND_FIELDS;
-}
-
 /*
  * The first doorbell of a queue since its last answer opens an interval
  * and takes one of its VM's slots, where the VM's next interrupt finds it
@@ -383,7 +376,7 @@ static void count_queue(const struct doorbell *d, const struct mmiotrap_region *
 	if (d->flags & MMIOTRAP_EVENT_FAST)
 		__sync_fetch_and_add(&q->fast, 1);
 	q->value = d->value;
-	if (opens_interval(dec->kind))
+	if (mmiotrap_kind_asks(dec->kind))
 		open_interval(q, &key, tgid);
 }
 

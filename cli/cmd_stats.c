@@ -232,13 +232,17 @@ static void prom_queues(FILE *f, const struct mmiotrap_stats *st)
 		}
 	prom_family(f, lat, "histogram",
 		    "Time from a queue's first doorbell since its last answer to its VM's next interrupt (docs/latency.md).");
+	/* Only rows whose writes open intervals have one. */
 	mmiotrap_stats_for_each(r, st, i)
 		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++)
-			prom_histogram(f, lat, r, q);
+			if (mmiotrap_kind_asks(q->kind))
+				prom_histogram(f, lat, r, q);
 	prom_family(f, "mmiotrap_queue_unmeasured_total", "counter",
 		    "Doorbell-to-interrupt intervals not measured: every slot of their VM was taken.");
 	mmiotrap_stats_for_each(r, st, i)
 		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++) {
+			if (!mmiotrap_kind_asks(q->kind))
+				continue;
 			prom_queue(f, "mmiotrap_queue_unmeasured_total", r, q);
 			fprintf(f, "} %llu\n", (unsigned long long)q->no_slot);
 		}

@@ -97,6 +97,17 @@ static __always_inline void mmiotrap_decode_bitfield(const struct mmiotrap_regio
 	d->field[3] = (value >> (p->shift[3] & 63)) & p->mask[3];
 }
 
+/*
+ * Does a write of this kind ask the device for work (and so open a
+ * doorbell-to-interrupt interval, docs/latency.md)? Progress reports
+ * (cq_head) and writes the decoder cannot place do not.
+ */
+static __always_inline int mmiotrap_kind_asks(__u32 kind)
+{
+	return kind == MMIOTRAP_KIND_RAW || kind == MMIOTRAP_KIND_SQ_TAIL ||
+	       kind == MMIOTRAP_KIND_NOTIFY || kind == MMIOTRAP_KIND_FIELDS;
+}
+
 /* Decode a write of @value at @addr to region @r, whose decoder says how. */
 static __always_inline void mmiotrap_decode(const struct mmiotrap_region *r, __u64 addr,
 					    __u64 value, struct mmiotrap_decoded *d)
