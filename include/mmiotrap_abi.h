@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define MMIOTRAP_ABI_VERSION	5
+#define MMIOTRAP_ABI_VERSION	4
 
 /*
  * Table sizes are chosen at load (struct mmiotrap_opts); these are the
