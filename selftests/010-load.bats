@@ -107,7 +107,7 @@ own_links() {
 
 @test "doctor reports each kernel feature on a line and chooses tp_btf" {
 	run "$MT" doctor
-	for name in root btf 'tp kvm_mmio' 'tp kvm_pio' 'tp kvm_fast_mmio' bpffs tracefs lockdown \
+	for name in root btf 'tp kvm_mmio' 'tp kvm_pio' 'tp kvm_fast_mmio' 'tp kvm irq' bpffs tracefs lockdown \
 		'fast mmio bus' 'attach fentry' 'attach tp_btf' 'attach raw_tp'; do
 		assert_line --regexp "^$name +ok "
 	done
