@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "policy.h"
+#include "qmp.h"
 
 /* What apply does with a region of the file. */
 enum change { KEEP, ADD, CHANGE };
@@ -22,6 +23,7 @@ struct plan {
 	struct mmiotrap_policy *p;
 	const struct mmiotrap_policy_apply_opts *opts;
 	__u32 *pid;			/* of each VM of the file */
+	struct mmiotrap_region *want;	/* each region of the file, devices resolved */
 	enum change *change;		/* of each region of the file */
 	/* Each as large as the instance's region table. */
 	struct mmiotrap_region *live;
@@ -79,12 +81,60 @@ static int resolve_vm(struct plan *pl, int i)
 	return 0;
 }
 
+/* How the file names a VM, for messages. */
+static void vm_str(const struct plan *pl, int i, char *buf, size_t size)
+{
+	const struct policy_vm *vm = &pl->p->vms[i];
+
+	if (vm->name)
+		snprintf(buf, size, "vm '%s' (pid %u)", vm->name, pl->pid[i]);
+	else
+		snprintf(buf, size, "vm pid %u", pl->pid[i]);
+}
+
+/* A region naming a device: where the device is now, asked of its VM. */
+static int resolve_device(struct plan *pl, int i)
+{
+	const struct policy_region *r = &pl->p->regions[i];
+	const struct policy_vm *vm = &pl->p->vms[r->vm];
+	struct mmiotrap_region *o = &pl->want[i];
+	struct device_region d;
+	char sock[108], why[192], who[96];
+	int err;
+
+	vm_str(pl, r->vm, who, sizeof(who));
+	if (vm->qmp)
+		snprintf(sock, sizeof(sock), "%s", vm->qmp);
+	else if (qmp_socket_of(pl->pid[r->vm], sock, sizeof(sock)))
+		return file_error(pl, -ENODEV, r->line, "device",
+				  "%s: device '%s': its command line names no QMP socket (give the vm a qmp key)",
+				  who, r->device);
+	err = device_resolve(sock, r->device, r->decoder_given ? (int)r->want.decoder : -1,
+			     &d, why, sizeof(why));
+	if (err)
+		return file_error(pl, err, r->line, "device", "%s: %s", who, why);
+	o->bus = d.bus;
+	o->addr = d.addr;
+	o->len = d.len;
+	/* raw stays raw: the file asked for values, not queues. */
+	if (!r->decoder_given || r->want.decoder != MMIOTRAP_DECODER_RAW) {
+		o->decoder = d.decoder;
+		o->params = d.params;
+	}
+	return 0;
+}
+
 static int resolve(struct plan *pl)
 {
 	int i, err = 0;
 
 	for (i = 0; i < pl->p->nvms && !err; i++)
 		err = resolve_vm(pl, i);
+	for (i = 0; i < pl->p->nregions && !err; i++) {
+		pl->want[i] = pl->p->regions[i].want;
+		if (pl->p->regions[i].device)
+			err = resolve_device(pl, i);
+	}
 	return err;
 }
 
@@ -106,7 +156,7 @@ static int load_live(struct plan *pl)
 static struct mmiotrap_region desired(const struct plan *pl, int i)
 {
 	const struct policy_region *r = &pl->p->regions[i];
-	struct mmiotrap_region o = r->want;
+	struct mmiotrap_region o = pl->want[i];
 
 	o.vm = pl->pid[r->vm];
 	o.widths = o.widths ?: MMIOTRAP_WIDTHS_ALL;
@@ -298,7 +348,6 @@ static int check_overlaps(struct plan *pl)
 
 static int check_room(const struct plan *pl)
 {
-	const struct policy_region *r;
 	int i, regions = 0, blocks = 0;
 
 	for (i = 0; i < pl->nlive; i++) {
@@ -308,11 +357,10 @@ static int check_room(const struct plan *pl)
 		blocks += mmiotrap_index_entries(pl->live[i].addr, pl->live[i].len);
 	}
 	for (i = 0; i < pl->p->nregions; i++) {
-		r = &pl->p->regions[i];
 		if (pl->change[i] == KEEP)
 			continue;
 		regions++;
-		blocks += mmiotrap_index_entries(r->want.addr, r->want.len);
+		blocks += mmiotrap_index_entries(pl->want[i].addr, pl->want[i].len);
 	}
 	if ((__u32)regions > pl->mt->nids - 1)
 		return plan_error(pl, -ENOSPC, "no room: there would be %d regions, %u at most (mmiotrap load --max-regions raises it)",
@@ -418,6 +466,7 @@ static void plan_free(struct plan *pl)
 	if (!pl)
 		return;
 	free(pl->pid);
+	free(pl->want);
 	free(pl->change);
 	free(pl->live);
 	free(pl->wanted);
@@ -438,13 +487,14 @@ static struct plan *plan_new(struct mmiotrap *mt, struct mmiotrap_policy *p)
 	pl->mt = mt;
 	pl->p = p;
 	pl->pid = calloc(p->nvms + 1, sizeof(*pl->pid));
+	pl->want = calloc(p->nregions + 1, sizeof(*pl->want));
 	pl->change = calloc(p->nregions + 1, sizeof(*pl->change));
 	pl->live = calloc(n, sizeof(*pl->live));
 	pl->wanted = calloc(n, sizeof(*pl->wanted));
 	pl->drop = calloc(n, sizeof(*pl->drop));
 	pl->dropped = calloc(n, sizeof(*pl->dropped));
 	pl->added = calloc(n, sizeof(*pl->added));
-	if (pl->pid && pl->change && pl->live && pl->wanted && pl->drop && pl->dropped && pl->added)
+	if (pl->pid && pl->want && pl->change && pl->live && pl->wanted && pl->drop && pl->dropped && pl->added)
 		return pl;
 	plan_free(pl);
 	return NULL;

@@ -13,6 +13,7 @@ setup() {
 
 teardown() {
 	qemu_stop_all
+	unload_trap
 }
 
 @test "vm show lists exactly the ioeventfds QEMU registered for its virtio-blk disk" {
@@ -36,4 +37,30 @@ teardown() {
 	# (its trace has no kvm_irqchip_add_msi_route): none may be shown.
 	assert_equal "$(grep -c kvm_irqchip_add_msi_route "$(qemu_dir "$name")/nvme.trace")" 0
 	assert_equal "$(jq -c '.[0].irqfds' <<<"$output")" '[]'
+}
+
+@test "a policy naming the virtio-blk disk by id lands on the notify addresses QEMU registered" {
+	local name=vbpol-$$ pid args
+	load_trap
+	mapfile -t args < <(qemu_virtio_blk_args "$name")
+	pid=$(qemu_start "$name" "${args[@]}")
+	qemu_cont "$name"
+	qemu_wait_booted "$name"
+	want=$(qemu_ioeventfds "$name")
+	cat >"$BATS_TEST_TMPDIR/p.yaml" <<-YAML
+	vms:
+	  - vm: {name: $name}
+	    regions:
+	      - {name: vblk-modern, device: vblk0}
+	      - {name: vblk-legacy, device: vblk0, decoder: virtio-legacy}
+	YAML
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	run "$MT" -j region list
+	assert_success
+	# The modern notify capability read from config space: QEMU's one queue at
+	# its base; the legacy one at the I/O BAR's QUEUE_NOTIFY.
+	assert_equal "$(jq -c 'sort_by(.name) | map([.name, .bus, .addr, .decoder])' <<<"$output")" \
+		"$(jq -c '[(.[] | select(.bus == "pio") | ["vblk-legacy", "pio", .addr, "virtio-legacy"]),
+			   (.[] | select(.bus == "mmio") | ["vblk-modern", "mmio", .addr, "virtio-pci"])]' <<<"$want")"
 }

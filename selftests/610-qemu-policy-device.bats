@@ -1,0 +1,76 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# Policies that name a QEMU device instead of an address: apply asks the
+# VM (QMP query-pci, the device's registers) where its doorbells are. An
+# unmodified QEMU booting from NVMe, as in 600: the doorbells captured
+# through a policy naming the device by its id must be QEMU's own.
+# bats file_tags=kvm
+
+setup() {
+	load helper
+	source "$BATS_TEST_DIRNAME/qemu/qemu.bash"
+	load_trap
+	qemu_available 2>"$BATS_TEST_TMPDIR/why" || require "$(cat "$BATS_TEST_TMPDIR/why")"
+}
+
+teardown() {
+	qemu_stop_all
+	unload_trap
+}
+
+# nvme_policy FILE NAME: a policy for QEMU's NVMe device nvme0, no address in it.
+nvme_policy() {
+	cat >"$1" <<-YAML
+	vms:
+	  - vm: {name: $2}
+	    regions:
+	      - name: web-nvme
+	        device: nvme0
+	        widths: [4]
+	YAML
+}
+
+@test "a policy naming QEMU's NVMe device by id captures exactly the doorbells QEMU traces" {
+	local name=dev-$$ pid
+	pid=$(qemu_start "$name")
+	qemu_cont "$name"
+	qemu_wait_booted "$name"
+	read -r bar0 _ < <(qemu_nvme_bar0 "$name")
+	nvme_policy "$BATS_TEST_TMPDIR/nvme.yaml" "$name"
+	run grep -c 0x "$BATS_TEST_TMPDIR/nvme.yaml"
+	assert_output 0
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/nvme.yaml"
+	assert_success
+	assert_output "added web-nvme"
+	# What 600 writes by hand: BAR0 + 0x1000, 65 queue pairs of 4-byte doorbells.
+	assert_equal "$("$MT" -j region list | jq -c '.[0] | [.vm, .addr, .len]')" \
+		"[$pid,$((bar0 + 0x1000)),520]"
+	mark=$(qemu_trace_mark "$name")
+	events_start "$BATS_TEST_TMPDIR/boot.ev" --duration 600
+	qemu_reset "$name"
+	qemu_wait_booted "$name"
+	kill -INT "$events_pid"
+	events_wait
+	assert_equal "$(jq -c 'select(has("lost"))' "$BATS_TEST_TMPDIR/boot.ev")" ""
+	qemu_doorbells "$name" --skip-lines "$mark" | jq -c . >"$BATS_TEST_TMPDIR/qemu.doorbells"
+	jq -c '{kind, queue, value}' "$BATS_TEST_TMPDIR/boot.ev" >"$BATS_TEST_TMPDIR/mmiotrap"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/qemu.doorbells")" -gt 100 ] ||
+		fail "QEMU traced only $(wc -l <"$BATS_TEST_TMPDIR/qemu.doorbells") doorbells"
+	diff -u "$BATS_TEST_TMPDIR/qemu.doorbells" "$BATS_TEST_TMPDIR/mmiotrap" ||
+		fail "mmiotrap's doorbells differ from QEMU's own trace"
+}
+
+@test "a device the VM does not have is one error naming the VM and the device" {
+	local name=nodev-$$ pid
+	pid=$(qemu_start "$name")
+	cat >"$BATS_TEST_TMPDIR/p.yaml" <<-YAML
+	vms:
+	  - vm: {name: $name}
+	    regions:
+	      - {name: gone, device: nvme9}
+	YAML
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/p.yaml"
+	assert_failure
+	assert_output "mmiotrap: $BATS_TEST_TMPDIR/p.yaml:4: key 'device': vm '$name' (pid $pid): no device 'nvme9' (by id or PCI address) in query-pci"
+	assert_equal "$("$MT" -j region list)" "[]"
+}
