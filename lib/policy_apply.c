@@ -16,7 +16,7 @@
 #include "qmp.h"
 
 /* What apply does with a region of the file. */
-enum change { KEEP, ADD, CHANGE };
+enum change { KEEP, ADD, CHANGE, SKIP };
 
 struct plan {
 	struct mmiotrap *mt;
@@ -124,17 +124,59 @@ static int resolve_device(struct plan *pl, int i)
 	return 0;
 }
 
+/*
+ * A partial apply leaves out what cannot be resolved now: the problem
+ * resolving it made goes to the skip callback instead, the file stays clean.
+ */
+static bool left_out(struct plan *pl, int err)
+{
+	struct mmiotrap_policy *p = pl->p;
+
+	if (!OPTS_GET(pl->opts, partial, false) || err == -ENOMEM || !p->nproblems)
+		return false;
+	p->nproblems--;
+	return true;
+}
+
+static void tell_skip(const struct plan *pl, int i, const char *why)
+{
+	mmiotrap_policy_skip_fn fn = OPTS_GET(pl->opts, skip, NULL);
+
+	pl->change[i] = SKIP;
+	if (fn)
+		fn(OPTS_GET(pl->opts, ctx, NULL), pl->p->regions[i].name, why);
+}
+
 static int resolve(struct plan *pl)
 {
+	struct mmiotrap_policy *p = pl->p;
 	int i, err = 0;
+	/* Why each VM is left out; "": it is not. */
+	char (*gone)[sizeof(p->problems->message)] = calloc(p->nvms + 1, sizeof(*gone));
 
-	for (i = 0; i < pl->p->nvms && !err; i++)
+	if (!gone)
+		return -ENOMEM;
+	for (i = 0; i < p->nvms && !err; i++) {
 		err = resolve_vm(pl, i);
-	for (i = 0; i < pl->p->nregions && !err; i++) {
-		pl->want[i] = pl->p->regions[i].want;
-		if (pl->p->regions[i].device)
-			err = resolve_device(pl, i);
+		if (err && left_out(pl, err)) {
+			snprintf(gone[i], sizeof(gone[i]), "%s", p->problems[p->nproblems].message);
+			err = 0;
+		}
 	}
+	for (i = 0; i < p->nregions && !err; i++) {
+		pl->want[i] = p->regions[i].want;
+		if (*gone[p->regions[i].vm]) {
+			tell_skip(pl, i, gone[p->regions[i].vm]);
+			continue;
+		}
+		if (p->regions[i].device)
+			err = resolve_device(pl, i);
+		if (err && left_out(pl, err)) {
+			tell_skip(pl, i, p->problems[p->nproblems].message);
+			err = 0;
+		}
+	}
+	free(gone);
 	return err;
 }
 
@@ -242,6 +284,8 @@ static int classify(struct plan *pl)
 	int i, l;
 
 	for (i = 0; i < pl->p->nregions; i++) {
+		if (pl->change[i] == SKIP)
+			continue;
 		r = &pl->p->regions[i];
 		l = live_by_name(pl, r->name);
 		if (l < 0) {
@@ -327,7 +371,8 @@ static int check_overlaps(struct plan *pl)
 	if (!s)
 		return -ENOMEM;
 	for (i = 0; i < pl->p->nregions; i++)
-		s[n++] = (struct span){ .r = desired(pl, i), .file = i, .live = -1 };
+		if (pl->change[i] != SKIP)
+			s[n++] = (struct span){ .r = desired(pl, i), .file = i, .live = -1 };
 	for (i = 0; i < pl->nlive; i++)
 		/* A stale region of a pid is pruned by the add. */
 		if (!(pl->live[i].flags & MMIOTRAP_REGION_POLICY) &&
@@ -357,7 +402,7 @@ static int check_room(const struct plan *pl)
 		blocks += mmiotrap_index_entries(pl->live[i].addr, pl->live[i].len);
 	}
 	for (i = 0; i < pl->p->nregions; i++) {
-		if (pl->change[i] == KEEP)
+		if (pl->change[i] == KEEP || pl->change[i] == SKIP)
 			continue;
 		regions++;
 		blocks += mmiotrap_index_entries(pl->want[i].addr, pl->want[i].len);
@@ -412,7 +457,7 @@ static int execute(struct plan *pl)
 		pl->dropped[i] = true;
 	}
 	for (i = 0; i < pl->p->nregions; i++) {
-		if (pl->change[i] == KEEP)
+		if (pl->change[i] == KEEP || pl->change[i] == SKIP)
 			continue;
 		o = desired(pl, i);
 		id = region_add(pl->mt, &o);
@@ -434,7 +479,7 @@ static void report(const struct plan *pl)
 		if (pl->drop[i] && pl->wanted[i] < 0)
 			fn(ctx, MMIOTRAP_POLICY_REMOVED, pl->live[i].name);
 	for (i = 0; fn && i < pl->p->nregions; i++)
-		if (pl->change[i] != KEEP)
+		if (pl->change[i] == ADD || pl->change[i] == CHANGE)
 			fn(ctx, pl->change[i] == ADD ? MMIOTRAP_POLICY_ADDED : MMIOTRAP_POLICY_CHANGED,
 			   pl->p->regions[i].name);
 }

@@ -74,3 +74,62 @@ nvme_policy() {
 	assert_output "mmiotrap: $BATS_TEST_TMPDIR/p.yaml:4: key 'device': vm '$name' (pid $pid): no device 'nvme9' (by id or PCI address) in query-pci"
 	assert_equal "$("$MT" -j region list)" "[]"
 }
+
+# wait_log FILE LINE [COUNT]: until the watcher has said LINE COUNT times
+# (default 1), 30 s at most.
+wait_log() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(grep -cxF "$2" "$1")" -ge "${3:-1}" ] && return 0
+		kill -0 "$watch_pid" 2>/dev/null || fail "the watcher exited: $(cat "$1")"
+		sleep 0.1
+	done
+	fail "the watcher did not say '$2': $(cat "$1")"
+}
+
+@test "apply --watch follows the VM across a QEMU restart: the region comes back for the new pid and captures" {
+	local name=watch-$$ pid1 pid2 log=$BATS_TEST_TMPDIR/watch.log
+	nvme_policy "$BATS_TEST_TMPDIR/nvme.yaml" "$name"
+	"$MT" policy apply --watch "$BATS_TEST_TMPDIR/nvme.yaml" >"$log" 2>&1 3>&- &
+	watch_pid=$!
+	echo "$watch_pid" >>"$BATS_TEST_TMPDIR/children"
+	wait_log "$log" "left_out web-nvme: no KVM VMM has -name '$name'"
+	# Paused before the firmware: the device is there, its BAR0 not yet.
+	pid1=$(qemu_start "$name")
+	wait_log "$log" "left_out web-nvme: vm '$name' (pid $pid1): device 'nvme0': BAR0 is not mapped (yet)"
+	qemu_cont "$name"
+	wait_log "$log" "added web-nvme"
+	assert_equal "$("$MT" -j region list | jq -c '[.[] | [.name, .vm]]')" "[[\"web-nvme\",$pid1]]"
+	# A change is said once: the VM running on, nothing more.
+	sleep 2
+	assert_equal "$(grep -vc '^left_out' "$log")" 1
+	assert_equal "$(grep -c 'no KVM VMM has' "$log")" 1
+
+	qemu_stop "$name"
+	wait_log "$log" "removed web-nvme"
+	assert_equal "$("$MT" -j region list)" "[]"
+	pid2=$(qemu_start "$name")
+	qemu_cont "$name"
+	qemu_wait_booted "$name"
+	wait_log "$log" "added web-nvme" 2
+	assert_equal "$("$MT" -j region list | jq -c '[.[] | [.name, .vm]]')" "[[\"web-nvme\",$pid2]]"
+
+	# The new VM's doorbells, a whole boot of them, are QEMU's own.
+	mark=$(qemu_trace_mark "$name")
+	events_start "$BATS_TEST_TMPDIR/boot.ev" --duration 600
+	qemu_reset "$name"
+	qemu_wait_booted "$name"
+	kill -INT "$events_pid"
+	events_wait
+	qemu_doorbells "$name" --skip-lines "$mark" | jq -c . >"$BATS_TEST_TMPDIR/qemu.doorbells"
+	jq -c '{kind, queue, value}' "$BATS_TEST_TMPDIR/boot.ev" >"$BATS_TEST_TMPDIR/mmiotrap"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/qemu.doorbells")" -gt 100 ] ||
+		fail "QEMU traced only $(wc -l <"$BATS_TEST_TMPDIR/qemu.doorbells") doorbells"
+	diff -u "$BATS_TEST_TMPDIR/qemu.doorbells" "$BATS_TEST_TMPDIR/mmiotrap" ||
+		fail "mmiotrap's doorbells differ from QEMU's own trace"
+
+	# SIGTERM: a clean exit, the regions left as the policy says.
+	kill -TERM "$watch_pid"
+	wait "$watch_pid"
+	assert_equal "$("$MT" -j region list | jq length)" 1
+}
