@@ -483,6 +483,8 @@ struct mmiotrap_vms;
 struct mmiotrap_vms_opts {
 	size_t sz;
 	__u32 pid;		/* only this process's VMs; 0: all */
+	/* Count each VM's regions of this instance (not stale); NULL: none. */
+	struct mmiotrap *mt;
 };
 
 /* A process holding an eventfd, and its fd for it. */
@@ -533,6 +535,7 @@ struct mmiotrap_vm_info {
 	__u32 vcpus;		/* online */
 	int nioeventfds;
 	int nirqfds;
+	int nregions;		/* of opts' mt that are its process's; -1: no mt */
 };
 
 /*
