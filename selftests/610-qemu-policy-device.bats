@@ -73,6 +73,16 @@ nvme_policy() {
 	assert_failure
 	assert_output "mmiotrap: $BATS_TEST_TMPDIR/p.yaml:4: key 'device': vm '$name' (pid $pid): no device 'nvme9' (by id or PCI address) in query-pci"
 	assert_equal "$("$MT" -j region list)" "[]"
+	# A socket the file gives is the one asked, not the command line's.
+	cat >"$BATS_TEST_TMPDIR/q.yaml" <<-YAML
+	vms:
+	  - vm: {name: $name, qmp: $BATS_TEST_TMPDIR/none.sock}
+	    regions:
+	      - {name: disk, device: nvme0}
+	YAML
+	run "$MT" -j policy apply "$BATS_TEST_TMPDIR/q.yaml"
+	assert_failure
+	assert_output "{\"error\":\"$BATS_TEST_TMPDIR/q.yaml:4: key 'device': vm '$name' (pid $pid): cannot talk QMP on $BATS_TEST_TMPDIR/none.sock: No such file or directory\"}"
 }
 
 # wait_log FILE LINE [COUNT]: until the watcher has said LINE COUNT times
