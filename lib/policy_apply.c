@@ -103,6 +103,10 @@ static int resolve_device(struct plan *pl, int i)
 	int err;
 
 	vm_str(pl, r->vm, who, sizeof(who));
+	if (vm->qmp && strlen(vm->qmp) >= sizeof(sock))
+		return file_error(pl, -ENAMETOOLONG, vm->line, "qmp",
+				  "%s: a unix socket's path holds %zu bytes at most", who,
+				  sizeof(sock) - 1);
 	if (vm->qmp)
 		snprintf(sock, sizeof(sock), "%s", vm->qmp);
 	else if (qmp_socket_of(pl->pid[r->vm], sock, sizeof(sock)))
