@@ -40,8 +40,8 @@ LDFLAGS		?=
 ALL_CFLAGS	:= -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUTPUT) -MMD -MP $(SAN_FLAGS) $(CFLAGS)
 ALL_LDFLAGS	:= $(SAN_FLAGS) $(LDFLAGS)
 BPF_CFLAGS	:= -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(OUTPUT) -MMD -MP
-LIB_LDLIBS	:= -lbpf -lelf -lz -lyaml -lpthread
-CLI_LDLIBS	:= $(LIB_LDLIBS) -ljansson -lmicrohttpd
+LIB_LDLIBS	:= -lbpf -lelf -lz -lyaml -ljansson -lpthread
+CLI_LDLIBS	:= $(LIB_LDLIBS) -lmicrohttpd
 
 LIB_SRCS	:= $(wildcard lib/*.c)
 CLI_SRCS	:= $(wildcard cli/*.c)

@@ -98,6 +98,8 @@ int do_stats(struct cli *cli);
 int do_top(struct cli *cli);
 int do_exporter(struct cli *cli);
 int do_policy(struct cli *cli);
+/* policy apply --watch FILE: until SIGINT or SIGTERM. */
+int policy_watch(const struct cli *cli, const char *file);
 int do_vm(struct cli *cli);
 
 #endif /* MMIOTRAP_CLI_H */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mmiotrap policy validate FILE
- * mmiotrap policy apply FILE
+ * mmiotrap policy apply [--watch] FILE
  * mmiotrap policy show
  *
  * The library reads, checks and applies the file; this prints what it says.
@@ -177,13 +177,22 @@ static int apply(const struct cli *cli, struct mmiotrap_policy *p)
 
 static int do_apply(struct cli *cli)
 {
-	const char *file = file_arg(cli, "apply");
+	bool watch = cli->argc && cli_is(cli->argv[0], "--watch");
 	const struct mmiotrap_policy_problem *e;
 	struct mmiotrap_policy *p;
+	const char *file;
 	int err;
 
+	if (watch)
+		cli_next(cli);
+	file = file_arg(cli, "apply");
 	if (!file || read_policy(cli, &p, file))
 		return 1;
+	/* A file that is not valid now is not watched: its author is at hand. */
+	if (watch && !mmiotrap_policy_problems(p, &e)) {
+		mmiotrap_policy_free(p);
+		return policy_watch(cli, file);
+	}
 	err = mmiotrap_policy_problems(p, &e) ? invalid(cli, p) : apply(cli, p);
 	mmiotrap_policy_free(p);
 	return err;

@@ -5,7 +5,8 @@
  *
  * The KVM VMs running on this host, read from the kernel: each VM's
  * ioeventfds (its doorbells KVM completes in the kernel), its irqfds and
- * who holds each eventfd. No instance needs to be loaded.
+ * who holds each eventfd. No instance needs to be loaded; where one is,
+ * each VM's regions are counted too.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ static json_t *vm_json(const struct mmiotrap_vm_info *vm, bool details)
 
 	obj = json_pack("{s:I, s:o, s:i, s:I}", "pid", (json_int_t)vm->pid,
 			"name", cli_str(vm->name), "fd", vm->fd, "vcpus", (json_int_t)vm->vcpus);
+	json_object_set_new(obj, "regions", vm->nregions < 0 ? json_null() :
+			    json_integer(vm->nregions));
 	if (!details) {
 		json_object_set_new(obj, "ioeventfds", json_integer(vm->nioeventfds));
 		json_object_set_new(obj, "irqfds", json_integer(vm->nirqfds));
@@ -95,6 +98,8 @@ static void print_vm(const struct mmiotrap_vm_info *vm, bool details)
 	cli_clean(vm->name, name, sizeof(name));
 	printf("%u: name %s  vcpus %u  ioeventfds %d  irqfds %d", vm->pid, *name ? name : "-",
 	       vm->vcpus, vm->nioeventfds, vm->nirqfds);
+	if (vm->nregions >= 0)
+		printf("  regions %d", vm->nregions);
 	if (!details) {
 		printf("\n");
 		return;
@@ -123,7 +128,13 @@ static void print_vm(const struct mmiotrap_vm_info *vm, bool details)
 static int scan(const struct cli *cli, __u32 pid, const char *arg, struct mmiotrap_vms **vms)
 {
 	MMIOTRAP_OPTS(mmiotrap_vms_opts, o, .pid = pid);
-	int err = mmiotrap_vms_scan(vms, &o);
+	int err;
+
+	/* Regions are counted where an instance is loaded; discovery needs none. */
+	if (mmiotrap_open(&o.mt, &cli->opts))
+		o.mt = NULL;
+	err = mmiotrap_vms_scan(vms, &o);
+	mmiotrap_close(o.mt);
 
 	if (err == -ESRCH)
 		return cli_error(cli, "no process '%s'", arg);

@@ -456,11 +456,22 @@ enum mmiotrap_policy_change {
 typedef void (*mmiotrap_policy_change_fn)(void *ctx, enum mmiotrap_policy_change change,
 					  const char *name);
 
+/* A region of the file left out, and why (a VM not running, a device not found). */
+typedef void (*mmiotrap_policy_skip_fn)(void *ctx, const char *name, const char *why);
+
 struct mmiotrap_policy_apply_opts {
 	size_t sz;
 	/* Told each change made: the removed first, then by the file's order. */
 	mmiotrap_policy_change_fn fn;
 	void *ctx;
+	/*
+	 * Leave out, instead of failing, the regions of VMs that are not
+	 * running and of devices that cannot be resolved now, as if the file
+	 * did not have them (their live regions go); told to @skip, with @ctx.
+	 * For a watcher that applies again as VMs come and go.
+	 */
+	bool partial;
+	mmiotrap_policy_skip_fn skip;
 };
 
 /*
@@ -501,6 +512,8 @@ struct mmiotrap_vms;
 struct mmiotrap_vms_opts {
 	size_t sz;
 	__u32 pid;		/* only this process's VMs; 0: all */
+	/* Count each VM's regions of this instance (not stale); NULL: none. */
+	struct mmiotrap *mt;
 };
 
 /* A process holding an eventfd, and its fd for it. */
@@ -551,6 +564,7 @@ struct mmiotrap_vm_info {
 	__u32 vcpus;		/* online */
 	int nioeventfds;
 	int nirqfds;
+	int nregions;		/* of opts' mt that are its process's; -1: no mt */
 };
 
 /*

@@ -355,7 +355,7 @@ static void missing(struct parser *ps, yaml_node_t *map, const struct walk *w, c
 }
 
 /* Region keys, by their place in region_keys. */
-enum { K_NAME, K_BUS, K_ADDR, K_LEN, K_WIDTHS, K_MODE, K_DECODER };
+enum { K_NAME, K_BUS, K_ADDR, K_LEN, K_WIDTHS, K_MODE, K_DECODER, K_DEVICE };
 
 static bool parse_name(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
 {
@@ -448,6 +448,20 @@ static bool parse_decoder(struct parser *ps, void *obj, const char *key, yaml_no
 				"want raw, nvme, virtio-pci, virtio-legacy or bitfield, got '%s'", s);
 	r->want.decoder = d;
 	return true;
+}
+
+static bool parse_device(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_region *r = obj;
+	const char *s = get_string(ps, v, key);
+
+	if (!s)
+		return false;
+	if (!*s)
+		return error_at(ps, v, key, "empty");
+	r->device = strdup(s);
+	ps->oom |= !r->device;
+	return r->device;
 }
 
 /* A decoder's number or flag, by its row in the decoder table. */
@@ -552,6 +566,7 @@ static const struct key region_keys[] = {
 	[K_WIDTHS]	= { "widths",		parse_widths,		0, 0 },
 	[K_MODE]	= { "mode",		parse_mode,		0, 0 },
 	[K_DECODER]	= { "decoder",		parse_decoder,		0, 0 },
+	[K_DEVICE]	= { "device",		parse_device,		0, 0 },
 };
 
 #define NR_REGION_KEYS	(sizeof(region_keys) / sizeof(region_keys[0]))
@@ -622,6 +637,28 @@ static void check_range(struct parser *ps, struct policy_region *r, const struct
 	o->len = 0;
 }
 
+/*
+ * A region naming a device takes its range from the device, and the
+ * decoder's parameters too: apply asks the VM. Those the file gives anyway
+ * are refused, not silently overridden.
+ */
+static void device_keys(struct parser *ps, yaml_node_t *map, struct policy_region *r,
+			const struct walk *w)
+{
+	int i;
+
+	for (i = 0; w->keys[i].name; i++) {
+		if (!(w->given & BIT(i)) || (i != K_ADDR && i != K_LEN && !w->keys[i].decoders))
+			continue;
+		error_at(ps, map, w->keys[i].name, "not with device: the device gives it");
+	}
+	if (!(w->given & BIT(K_NAME)))
+		error_at(ps, map, "name", "missing from a region");
+	if (r->decoder_given && r->want.decoder == MMIOTRAP_DECODER_BITFIELD)
+		error_at(ps, map, "decoder", "a device gives no bitfield: want nvme, virtio-pci, virtio-legacy or raw");
+	r->want.len = 0;
+}
+
 static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 {
 	struct mmiotrap_policy *p = ps->p;
@@ -654,6 +691,11 @@ static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 	walk(ps, map, &w);
 	if (*r->name)
 		snprintf(what, sizeof(what), "region '%s'", r->name);
+	r->decoder_given = w.given & BIT(K_DECODER);
+	if (w.given & BIT(K_DEVICE)) {
+		device_keys(ps, map, r, &w);
+		return;
+	}
 	missing(ps, map, &w, what);
 	check_range(ps, r, &w);
 }
@@ -683,9 +725,24 @@ static bool parse_vm_pid(struct parser *ps, void *obj, const char *key, yaml_nod
 	return true;
 }
 
+static bool parse_vm_qmp(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	struct policy_vm *vm = obj;
+	const char *s = get_string(ps, v, key);
+
+	if (!s)
+		return false;
+	if (!*s)
+		return error_at(ps, v, key, "empty");
+	vm->qmp = strdup(s);
+	ps->oom |= !vm->qmp;
+	return vm->qmp;
+}
+
 static const struct key vm_keys[] = {
 	{ "name",	parse_vm_name,	0, 0 },
 	{ "pid",	parse_vm_pid,	0, 0 },
+	{ "qmp",	parse_vm_qmp,	0, 0 },
 	{}
 };
 
@@ -700,7 +757,7 @@ static bool parse_entry_vm(struct parser *ps, void *obj, const char *key, yaml_n
 	vm->line = line_of(v);
 	walk(ps, v, &w);
 	/* Exactly one of name (bit 0) and pid (bit 1). */
-	if (!w.given || w.given == (BIT(0) | BIT(1)))
+	if (!(w.given & 3) || (w.given & 3) == (BIT(0) | BIT(1)))
 		return error_at(ps, v, key, "give exactly one of name or pid");
 	return w.ok == w.given;
 }
@@ -1180,8 +1237,12 @@ void mmiotrap_policy_free(struct mmiotrap_policy *p)
 
 	if (!p)
 		return;
-	for (i = 0; i < p->nvms; i++)
+	for (i = 0; i < p->nvms; i++) {
 		free(p->vms[i].name);
+		free(p->vms[i].qmp);
+	}
+	for (i = 0; i < p->nregions; i++)
+		free(p->regions[i].device);
 	free(p->vms);
 	free(p->regions);
 	free(p->problems);

@@ -12,6 +12,7 @@
 struct policy_vm {
 	char *name;		/* NULL: named by pid */
 	__u32 pid;
+	char *qmp;		/* its QMP socket; NULL: from its command line */
 	int line;		/* of its vm mapping */
 };
 
@@ -19,6 +20,9 @@ struct policy_region {
 	char name[MMIOTRAP_NAME_LEN];
 	int vm;			/* index into policy.vms */
 	bool fast;		/* mode: fast */
+	/* A device of the VM, by QEMU id or PCI address: apply finds addr and len. */
+	char *device;
+	bool decoder_given;
 	/* As apply adds it, but for vm, which apply resolves, and flags. */
 	struct mmiotrap_region want;
 	int line;		/* where the region starts */

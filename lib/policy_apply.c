@@ -13,15 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include "policy.h"
+#include "qmp.h"
 
 /* What apply does with a region of the file. */
-enum change { KEEP, ADD, CHANGE };
+enum change { KEEP, ADD, CHANGE, SKIP };
 
 struct plan {
 	struct mmiotrap *mt;
 	struct mmiotrap_policy *p;
 	const struct mmiotrap_policy_apply_opts *opts;
 	__u32 *pid;			/* of each VM of the file */
+	struct mmiotrap_region *want;	/* each region of the file, devices resolved */
 	enum change *change;		/* of each region of the file */
 	/* Each as large as the instance's region table. */
 	struct mmiotrap_region *live;
@@ -79,12 +81,106 @@ static int resolve_vm(struct plan *pl, int i)
 	return 0;
 }
 
+/* How the file names a VM, for messages. */
+static void vm_str(const struct plan *pl, int i, char *buf, size_t size)
+{
+	const struct policy_vm *vm = &pl->p->vms[i];
+
+	if (vm->name)
+		snprintf(buf, size, "vm '%s' (pid %u)", vm->name, pl->pid[i]);
+	else
+		snprintf(buf, size, "vm pid %u", pl->pid[i]);
+}
+
+/* A region naming a device: where the device is now, asked of its VM. */
+static int resolve_device(struct plan *pl, int i)
+{
+	const struct policy_region *r = &pl->p->regions[i];
+	const struct policy_vm *vm = &pl->p->vms[r->vm];
+	struct mmiotrap_region *o = &pl->want[i];
+	struct device_region d;
+	char sock[108], why[192], who[96];
+	int err;
+
+	vm_str(pl, r->vm, who, sizeof(who));
+	if (vm->qmp && strlen(vm->qmp) >= sizeof(sock))
+		return file_error(pl, -ENAMETOOLONG, vm->line, "qmp",
+				  "%s: a unix socket's path holds %zu bytes at most", who,
+				  sizeof(sock) - 1);
+	if (vm->qmp)
+		snprintf(sock, sizeof(sock), "%s", vm->qmp);
+	else if (qmp_socket_of(pl->pid[r->vm], sock, sizeof(sock)))
+		return file_error(pl, -ENODEV, r->line, "device",
+				  "%s: device '%s': its command line names no QMP socket (give the vm a qmp key)",
+				  who, r->device);
+	err = device_resolve(sock, r->device, r->decoder_given ? (int)r->want.decoder : -1,
+			     &d, why, sizeof(why));
+	if (err)
+		return file_error(pl, err, r->line, "device", "%s: %s", who, why);
+	o->bus = d.bus;
+	o->addr = d.addr;
+	o->len = d.len;
+	/* raw stays raw: the file asked for values, not queues. */
+	if (!r->decoder_given || r->want.decoder != MMIOTRAP_DECODER_RAW) {
+		o->decoder = d.decoder;
+		o->params = d.params;
+	}
+	return 0;
+}
+
+/*
+ * A partial apply leaves out what cannot be resolved now: the problem
+ * resolving it made goes to the skip callback instead, the file stays clean.
+ */
+static bool left_out(struct plan *pl, int err)
+{
+	struct mmiotrap_policy *p = pl->p;
+
+	if (!OPTS_GET(pl->opts, partial, false) || err == -ENOMEM || !p->nproblems)
+		return false;
+	p->nproblems--;
+	return true;
+}
+
+static void tell_skip(const struct plan *pl, int i, const char *why)
+{
+	mmiotrap_policy_skip_fn fn = OPTS_GET(pl->opts, skip, NULL);
+
+	pl->change[i] = SKIP;
+	if (fn)
+		fn(OPTS_GET(pl->opts, ctx, NULL), pl->p->regions[i].name, why);
+}
+
 static int resolve(struct plan *pl)
 {
+	struct mmiotrap_policy *p = pl->p;
 	int i, err = 0;
+	/* Why each VM is left out; "": it is not. */
+	char (*gone)[sizeof(p->problems->message)] = calloc(p->nvms + 1, sizeof(*gone));
 
-	for (i = 0; i < pl->p->nvms && !err; i++)
+	if (!gone)
+		return -ENOMEM;
+	for (i = 0; i < p->nvms && !err; i++) {
 		err = resolve_vm(pl, i);
+		if (err && left_out(pl, err)) {
+			snprintf(gone[i], sizeof(gone[i]), "%s", p->problems[p->nproblems].message);
+			err = 0;
+		}
+	}
+	for (i = 0; i < p->nregions && !err; i++) {
+		pl->want[i] = p->regions[i].want;
+		if (*gone[p->regions[i].vm]) {
+			tell_skip(pl, i, gone[p->regions[i].vm]);
+			continue;
+		}
+		if (p->regions[i].device)
+			err = resolve_device(pl, i);
+		if (err && left_out(pl, err)) {
+			tell_skip(pl, i, p->problems[p->nproblems].message);
+			err = 0;
+		}
+	}
+	free(gone);
 	return err;
 }
 
@@ -106,7 +202,7 @@ static int load_live(struct plan *pl)
 static struct mmiotrap_region desired(const struct plan *pl, int i)
 {
 	const struct policy_region *r = &pl->p->regions[i];
-	struct mmiotrap_region o = r->want;
+	struct mmiotrap_region o = pl->want[i];
 
 	o.vm = pl->pid[r->vm];
 	o.widths = o.widths ?: MMIOTRAP_WIDTHS_ALL;
@@ -192,6 +288,8 @@ static int classify(struct plan *pl)
 	int i, l;
 
 	for (i = 0; i < pl->p->nregions; i++) {
+		if (pl->change[i] == SKIP)
+			continue;
 		r = &pl->p->regions[i];
 		l = live_by_name(pl, r->name);
 		if (l < 0) {
@@ -277,7 +375,8 @@ static int check_overlaps(struct plan *pl)
 	if (!s)
 		return -ENOMEM;
 	for (i = 0; i < pl->p->nregions; i++)
-		s[n++] = (struct span){ .r = desired(pl, i), .file = i, .live = -1 };
+		if (pl->change[i] != SKIP)
+			s[n++] = (struct span){ .r = desired(pl, i), .file = i, .live = -1 };
 	for (i = 0; i < pl->nlive; i++)
 		/* A stale region of a pid is pruned by the add. */
 		if (!(pl->live[i].flags & MMIOTRAP_REGION_POLICY) &&
@@ -298,7 +397,6 @@ static int check_overlaps(struct plan *pl)
 
 static int check_room(const struct plan *pl)
 {
-	const struct policy_region *r;
 	int i, regions = 0, blocks = 0;
 
 	for (i = 0; i < pl->nlive; i++) {
@@ -308,11 +406,10 @@ static int check_room(const struct plan *pl)
 		blocks += mmiotrap_index_entries(pl->live[i].addr, pl->live[i].len);
 	}
 	for (i = 0; i < pl->p->nregions; i++) {
-		r = &pl->p->regions[i];
-		if (pl->change[i] == KEEP)
+		if (pl->change[i] == KEEP || pl->change[i] == SKIP)
 			continue;
 		regions++;
-		blocks += mmiotrap_index_entries(r->want.addr, r->want.len);
+		blocks += mmiotrap_index_entries(pl->want[i].addr, pl->want[i].len);
 	}
 	if ((__u32)regions > pl->mt->nids - 1)
 		return plan_error(pl, -ENOSPC, "no room: there would be %d regions, %u at most (mmiotrap load --max-regions raises it)",
@@ -364,7 +461,7 @@ static int execute(struct plan *pl)
 		pl->dropped[i] = true;
 	}
 	for (i = 0; i < pl->p->nregions; i++) {
-		if (pl->change[i] == KEEP)
+		if (pl->change[i] == KEEP || pl->change[i] == SKIP)
 			continue;
 		o = desired(pl, i);
 		id = region_add(pl->mt, &o);
@@ -386,7 +483,7 @@ static void report(const struct plan *pl)
 		if (pl->drop[i] && pl->wanted[i] < 0)
 			fn(ctx, MMIOTRAP_POLICY_REMOVED, pl->live[i].name);
 	for (i = 0; fn && i < pl->p->nregions; i++)
-		if (pl->change[i] != KEEP)
+		if (pl->change[i] == ADD || pl->change[i] == CHANGE)
 			fn(ctx, pl->change[i] == ADD ? MMIOTRAP_POLICY_ADDED : MMIOTRAP_POLICY_CHANGED,
 			   pl->p->regions[i].name);
 }
@@ -418,6 +515,7 @@ static void plan_free(struct plan *pl)
 	if (!pl)
 		return;
 	free(pl->pid);
+	free(pl->want);
 	free(pl->change);
 	free(pl->live);
 	free(pl->wanted);
@@ -438,13 +536,14 @@ static struct plan *plan_new(struct mmiotrap *mt, struct mmiotrap_policy *p)
 	pl->mt = mt;
 	pl->p = p;
 	pl->pid = calloc(p->nvms + 1, sizeof(*pl->pid));
+	pl->want = calloc(p->nregions + 1, sizeof(*pl->want));
 	pl->change = calloc(p->nregions + 1, sizeof(*pl->change));
 	pl->live = calloc(n, sizeof(*pl->live));
 	pl->wanted = calloc(n, sizeof(*pl->wanted));
 	pl->drop = calloc(n, sizeof(*pl->drop));
 	pl->dropped = calloc(n, sizeof(*pl->dropped));
 	pl->added = calloc(n, sizeof(*pl->added));
-	if (pl->pid && pl->change && pl->live && pl->wanted && pl->drop && pl->dropped && pl->added)
+	if (pl->pid && pl->want && pl->change && pl->live && pl->wanted && pl->drop && pl->dropped && pl->added)
 		return pl;
 	plan_free(pl);
 	return NULL;

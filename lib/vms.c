@@ -334,6 +334,25 @@ static int join_vms(struct mmiotrap_vms *vms, const struct records *r, size_t po
 	return 0;
 }
 
+/* Each VM's regions of @mt: a region is its process's, stale ones aside. */
+static int count_regions(struct mmiotrap_vms *vms, struct mmiotrap *mt)
+{
+	struct mmiotrap_region r;
+	int i, err;
+
+	for (i = 0; i < vms->nr; i++)
+		vms->vms[i].vm.nregions = mt ? 0 : -1;
+	if (!mt)
+		return 0;
+	mmiotrap_for_each_region(&r, mt, err) {
+		if (mmiotrap_region_stale(mt, &r) > 0)
+			continue;
+		for (i = 0; i < vms->nr; i++)
+			vms->vms[i].vm.nregions += vms->vms[i].vm.pid == r.vm;
+	}
+	return err;
+}
+
 int mmiotrap_vms_scan(struct mmiotrap_vms **vmsp, const struct mmiotrap_vms_opts *opts)
 {
 	__u32 pid = OPTS_GET(opts, pid, 0);
@@ -360,6 +379,8 @@ int mmiotrap_vms_scan(struct mmiotrap_vms **vmsp, const struct mmiotrap_vms_opts
 		err = build_vms(vms, &r, &pool);
 	if (!err)
 		err = join_vms(vms, &r, pool);
+	if (!err)
+		err = count_regions(vms, OPTS_GET(opts, mt, NULL));
 	free(r.rec);
 	free(r.efd);
 	if (err) {

@@ -15,6 +15,7 @@ setup() {
 
 teardown() {
 	kill_children
+	unload_all
 }
 
 # hold ARGS...: a test VMM that registered what ARGS say and waits; its hold
@@ -198,5 +199,22 @@ bad() {
 	# A datamatch above 2^32 stays a number, exact.
 	run "$MT" -j vm show "$vm_pid"
 	assert_equal "$(jq -c '[.[0].ioeventfds[] | select(.len == 8) | .datamatch]' <<<"$output")" '[68719476735]'
+	release
+}
+
+@test "vm list counts each VM's regions where an instance is loaded, and only there" {
+	hold "${DOORBELLS[@]}"
+	run "$MT" -j vm list
+	assert_equal "$(jq --argjson pid "$vm_pid" '.[] | select(.pid == $pid) | .regions' <<<"$output")" null
+	load_trap
+	"$MT" region add --vm "$vm_pid" --mmio 0xd0000000 --len 4 --name a >/dev/null
+	"$MT" region add --vm "$vm_pid" --pio 0x600 --len 2 --name b >/dev/null
+	# Another process's region is not this VM's.
+	"$MT" region add --vm 1 --mmio 0xd0000000 --len 4 --name other >/dev/null
+	run "$MT" -j vm list
+	assert_success
+	assert_equal "$(jq --argjson pid "$vm_pid" '.[] | select(.pid == $pid) | .regions' <<<"$output")" 2
+	run "$MT" vm list
+	assert_line --regexp "^$vm_pid: name -  vcpus 1  ioeventfds 4  irqfds 0  regions 2\$"
 	release
 }

@@ -732,3 +732,32 @@ vms:
 	assert_failure 1
 	assert_output "$f:131076: key 'regions': more than 131072 regions: a policy holds no more"
 }
+
+@test "a region naming a device takes no address, length or decoder parameter" {
+	f=$BATS_TEST_TMPDIR/dev.yaml
+	cat >"$f" <<-'EOF'
+	vms:
+	  - vm: {name: web-1, qmp: /run/web-1.qmp}
+	    regions:
+	      - name: ok
+	        device: nvme0
+	        widths: [4]
+	      - name: bad
+	        device: "00:03.0"
+	        addr: 0x1000
+	        len: 4
+	        decoder: nvme
+	        queues: 2
+	      - device: vblk0
+	        decoder: bitfield
+	      - name: empty
+	        device: ""
+	EOF
+	invalid "$f" \
+		"7: key 'addr': not with device: the device gives it" \
+		"7: key 'len': not with device: the device gives it" \
+		"7: key 'queues': not with device: the device gives it" \
+		"13: key 'name': missing from a region" \
+		"13: key 'decoder': a device gives no bitfield: want nvme, virtio-pci, virtio-legacy or raw" \
+		"16: key 'device': empty"
+}

@@ -289,3 +289,43 @@ qemu_stop_all() {
 		qemu_stop "$(basename "$(dirname "$pidfile")")"
 	done
 }
+
+# qemu_virtio_blk_args NAME: QEMU arguments for a virtio-blk-pci disk (id
+# vblk0) that SeaBIOS boots from, before the NVMe one, with KVM's ioeventfd
+# trace events on (in the same file: a -trace without file= would send
+# every event to QEMU's default one); for qemu_start NAME "${args[@]}".  SeaBIOS starts the
+# device (DRIVER_OK) to read the boot sector, and only then does QEMU 7.2
+# register its notify ioeventfds: per queue a length-0 MMIO one at the
+# modern notify address (BAR4 + 0x3000 + 4 * queue) and a length-2 PIO one
+# on the legacy BAR0's notify register (+0x10) matching the queue number.
+qemu_virtio_blk_args() {
+	local dir
+	dir=$(qemu_dir "$1")
+	mkdir -p "$dir" && qemu_make_disk "$dir/vdisk.img" || return 1
+	printf '%s\n' -drive "file=$dir/vdisk.img,if=none,id=vd0,format=raw" \
+		-device virtio-blk-pci,id=vblk0,drive=vd0,bootindex=0 \
+		-trace "enable=kvm_set_ioeventfd_*,file=$dir/nvme.trace"
+}
+
+# qemu_ioeventfds NAME: the ioeventfds QEMU holds registered now, from its
+# kvm_set_ioeventfd_{mmio,pio} trace (assigns net of deassigns), as one
+# sorted JSON array of {bus, addr, len, datamatch (null: any value), fd}.
+#   kvm_set_ioeventfd_pio fd: 18 @0xc010 val=0x0 assign: 1 size: 2 match: 1
+qemu_ioeventfds() {
+	local dir
+	dir=$(qemu_dir "$1")
+	# A "TID@SEC.USEC:" prefix under -msg timestamp=on.
+	sed -E 's/^[0-9]+@[0-9.]+://' "$dir/nvme.trace" |
+		awk '$1 ~ /^kvm_set_ioeventfd_(mmio|pio)$/ {
+		bus = substr($1, 19); fd = $3; addr = substr($4, 2)
+		val = substr($5, 5); assign = $7; size = $9; match_ = $11
+		key = bus " " addr " " size " " (match_ ? val : "null") " " fd
+		n[key] += assign ? 1 : -1
+	}
+	END { for (k in n) for (i = 0; i < n[k]; i++) print k }' |
+		while read -r bus addr size dm fd; do
+			[ "$dm" = null ] || dm=$((dm))
+			printf '{"bus":"%s","addr":%d,"len":%d,"datamatch":%s,"fd":%d}\n' \
+				"$bus" "$((addr))" "$size" "$dm" "$fd"
+		done | jq -s -c 'sort'
+}

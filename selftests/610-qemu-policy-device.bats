@@ -1,0 +1,145 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# Policies that name a QEMU device instead of an address: apply asks the
+# VM (QMP query-pci, the device's registers) where its doorbells are. An
+# unmodified QEMU booting from NVMe, as in 600: the doorbells captured
+# through a policy naming the device by its id must be QEMU's own.
+# bats file_tags=kvm
+
+setup() {
+	load helper
+	source "$BATS_TEST_DIRNAME/qemu/qemu.bash"
+	load_trap
+	qemu_available 2>"$BATS_TEST_TMPDIR/why" || require "$(cat "$BATS_TEST_TMPDIR/why")"
+}
+
+teardown() {
+	qemu_stop_all
+	unload_trap
+}
+
+# nvme_policy FILE NAME: a policy for QEMU's NVMe device nvme0, no address in it.
+nvme_policy() {
+	cat >"$1" <<-YAML
+	vms:
+	  - vm: {name: $2}
+	    regions:
+	      - name: web-nvme
+	        device: nvme0
+	        widths: [4]
+	YAML
+}
+
+@test "a policy naming QEMU's NVMe device by id captures exactly the doorbells QEMU traces" {
+	local name=dev-$$ pid
+	pid=$(qemu_start "$name")
+	qemu_cont "$name"
+	qemu_wait_booted "$name"
+	read -r bar0 _ < <(qemu_nvme_bar0 "$name")
+	nvme_policy "$BATS_TEST_TMPDIR/nvme.yaml" "$name"
+	run grep -c 0x "$BATS_TEST_TMPDIR/nvme.yaml"
+	assert_output 0
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/nvme.yaml"
+	assert_success
+	assert_output "added web-nvme"
+	# What 600 writes by hand: BAR0 + 0x1000, 65 queue pairs of 4-byte doorbells.
+	assert_equal "$("$MT" -j region list | jq -c '.[0] | [.vm, .addr, .len]')" \
+		"[$pid,$((bar0 + 0x1000)),520]"
+	mark=$(qemu_trace_mark "$name")
+	events_start "$BATS_TEST_TMPDIR/boot.ev" --duration 600
+	qemu_reset "$name"
+	qemu_wait_booted "$name"
+	kill -INT "$events_pid"
+	events_wait
+	assert_equal "$(jq -c 'select(has("lost"))' "$BATS_TEST_TMPDIR/boot.ev")" ""
+	qemu_doorbells "$name" --skip-lines "$mark" | jq -c . >"$BATS_TEST_TMPDIR/qemu.doorbells"
+	jq -c '{kind, queue, value}' "$BATS_TEST_TMPDIR/boot.ev" >"$BATS_TEST_TMPDIR/mmiotrap"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/qemu.doorbells")" -gt 100 ] ||
+		fail "QEMU traced only $(wc -l <"$BATS_TEST_TMPDIR/qemu.doorbells") doorbells"
+	diff -u "$BATS_TEST_TMPDIR/qemu.doorbells" "$BATS_TEST_TMPDIR/mmiotrap" ||
+		fail "mmiotrap's doorbells differ from QEMU's own trace"
+}
+
+@test "a device the VM does not have is one error naming the VM and the device" {
+	local name=nodev-$$ pid
+	pid=$(qemu_start "$name")
+	cat >"$BATS_TEST_TMPDIR/p.yaml" <<-YAML
+	vms:
+	  - vm: {name: $name}
+	    regions:
+	      - {name: gone, device: nvme9}
+	YAML
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/p.yaml"
+	assert_failure
+	assert_output "mmiotrap: $BATS_TEST_TMPDIR/p.yaml:4: key 'device': vm '$name' (pid $pid): no device 'nvme9' (by id or PCI address) in query-pci"
+	assert_equal "$("$MT" -j region list)" "[]"
+	# A socket the file gives is the one asked, not the command line's.
+	cat >"$BATS_TEST_TMPDIR/q.yaml" <<-YAML
+	vms:
+	  - vm: {name: $name, qmp: $BATS_TEST_TMPDIR/none.sock}
+	    regions:
+	      - {name: disk, device: nvme0}
+	YAML
+	run "$MT" -j policy apply "$BATS_TEST_TMPDIR/q.yaml"
+	assert_failure
+	assert_output "{\"error\":\"$BATS_TEST_TMPDIR/q.yaml:4: key 'device': vm '$name' (pid $pid): cannot talk QMP on $BATS_TEST_TMPDIR/none.sock: No such file or directory\"}"
+}
+
+# wait_log FILE LINE [COUNT]: until the watcher has said LINE COUNT times
+# (default 1), 30 s at most.
+wait_log() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(grep -cxF "$2" "$1")" -ge "${3:-1}" ] && return 0
+		kill -0 "$watch_pid" 2>/dev/null || fail "the watcher exited: $(cat "$1")"
+		sleep 0.1
+	done
+	fail "the watcher did not say '$2': $(cat "$1")"
+}
+
+@test "apply --watch follows the VM across a QEMU restart: the region comes back for the new pid and captures" {
+	local name=watch-$$ pid1 pid2 log=$BATS_TEST_TMPDIR/watch.log
+	nvme_policy "$BATS_TEST_TMPDIR/nvme.yaml" "$name"
+	"$MT" policy apply --watch "$BATS_TEST_TMPDIR/nvme.yaml" >"$log" 2>&1 3>&- &
+	watch_pid=$!
+	echo "$watch_pid" >>"$BATS_TEST_TMPDIR/children"
+	wait_log "$log" "left_out web-nvme: no KVM VMM has -name '$name'"
+	# Paused before the firmware: the device is there, its BAR0 not yet.
+	pid1=$(qemu_start "$name")
+	wait_log "$log" "left_out web-nvme: vm '$name' (pid $pid1): device 'nvme0': BAR0 is not mapped (yet)"
+	qemu_cont "$name"
+	wait_log "$log" "added web-nvme"
+	assert_equal "$("$MT" -j region list | jq -c '[.[] | [.name, .vm]]')" "[[\"web-nvme\",$pid1]]"
+	# A change is said once: the VM running on, nothing more.
+	sleep 2
+	assert_equal "$(grep -vc '^left_out' "$log")" 1
+	assert_equal "$(grep -c 'no KVM VMM has' "$log")" 1
+
+	qemu_stop "$name"
+	wait_log "$log" "removed web-nvme"
+	assert_equal "$("$MT" -j region list)" "[]"
+	pid2=$(qemu_start "$name")
+	qemu_cont "$name"
+	qemu_wait_booted "$name"
+	wait_log "$log" "added web-nvme" 2
+	assert_equal "$("$MT" -j region list | jq -c '[.[] | [.name, .vm]]')" "[[\"web-nvme\",$pid2]]"
+
+	# The new VM's doorbells, a whole boot of them, are QEMU's own.
+	mark=$(qemu_trace_mark "$name")
+	events_start "$BATS_TEST_TMPDIR/boot.ev" --duration 600
+	qemu_reset "$name"
+	qemu_wait_booted "$name"
+	kill -INT "$events_pid"
+	events_wait
+	qemu_doorbells "$name" --skip-lines "$mark" | jq -c . >"$BATS_TEST_TMPDIR/qemu.doorbells"
+	jq -c '{kind, queue, value}' "$BATS_TEST_TMPDIR/boot.ev" >"$BATS_TEST_TMPDIR/mmiotrap"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/qemu.doorbells")" -gt 100 ] ||
+		fail "QEMU traced only $(wc -l <"$BATS_TEST_TMPDIR/qemu.doorbells") doorbells"
+	diff -u "$BATS_TEST_TMPDIR/qemu.doorbells" "$BATS_TEST_TMPDIR/mmiotrap" ||
+		fail "mmiotrap's doorbells differ from QEMU's own trace"
+
+	# SIGTERM: a clean exit, the regions left as the policy says.
+	kill -TERM "$watch_pid"
+	wait "$watch_pid"
+	assert_equal "$("$MT" -j region list | jq length)" 1
+}
