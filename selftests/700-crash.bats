@@ -17,6 +17,10 @@
 # program or map that fails to be made is before anything is pinned.
 # The calls are counted by a traced run of the same command from the
 # same state first.
+#
+# A load sweep loads about a hundred times: more than selftests/run's
+# timeout per test allows, wherever it is.
+BATS_TEST_TIMEOUT=$((${BATS_TEST_TIMEOUT:-120} * 3))
 
 setup() {
 	load helper
