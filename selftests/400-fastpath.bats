@@ -160,3 +160,25 @@ fast() {
 	assert_success
 	kill "$vmm" 2>/dev/null || true
 }
+
+@test "a fast-path VMM killed with SIGKILL mid-stream: the next one takes the doorbell at once, every value" {
+	vmm_start old --pin-root "$MMIOTRAP_PIN_ROOT" --fast mmio:0xd0000000:4 \
+		mmio:0xd0000000:4:300:1 pause:30000000 mmio:0xd0000000:4:300:1
+	vmm_release old
+	# Killed in its pause, with the first 300 values taken in the kernel.
+	for i in $(seq 200); do
+		[ "$("$MT" -j stats | jq '.regions[0].fast // 0')" = 300 ] && break
+		sleep 0.05
+	done
+	assert_equal "$("$MT" -j stats | jq '.regions[0].fast')" 300
+	kill -KILL "$old_pid"
+	wait "$old_pid" 2>/dev/null || true
+	emulate --fast mmio:0xd0000000:4 mmio:0xd0000000:4:$N:7:3
+	report_is '[.exits_mmio, .events, .fast, .lost, .emu_mismatches]' "[0,$N,$N,0,0]"
+	report_is .latest_ok true
+	# What is left is the killed VMM's region, named stale, and deletable.
+	run "$MT" -j region list
+	assert_equal "$(jq -c 'map([.id, .vm, .stale])' <<<"$output")" "[[1,$old_pid,true]]"
+	run "$MT" region del 1
+	assert_success
+}
