@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Doorbell decoders: what a write to a region means to its device. One
- * definition, compiled into the BPF trap and into libmmiotrap, so that the
- * fast path and the slow path cannot disagree. No loops, no state: the
+ * definition, compiled into the BPF trap, which decodes every record (fast
+ * path and slow path alike: they cannot disagree), and into userspace
+ * builds that check it against the trap's, case by case and under the
+ * fuzzer (selftests/decode, selftests/fuzz). No loops, no state: the
  * verifier and the trap want straight-line code.
  */
 #ifndef MMIOTRAP_DECODE_H
