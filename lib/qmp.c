@@ -11,15 +11,34 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include "qmp.h"
 
 /* A VM that does not answer in this long is not going to. */
 #define QMP_TIMEOUT_S	2
+/*
+ * The socket is named by the VM's own command line: whoever runs the VM
+ * may serve it. query-pci of a large VM is some tens of KiB; more than
+ * this, or endless events, is not QEMU.
+ */
+#define QMP_REPLY_MAX	(4 << 20)
+#define QMP_EVENTS_MAX	256
+#define QMP_REPLY_S	10	/* a byte every QMP_TIMEOUT_S is not an answer either */
 
 struct qmp {
 	FILE *f;	/* reads; commands are written to its fd */
+	size_t left;	/* bytes the reply being read may still take */
+	time_t deadline;	/* CLOCK_MONOTONIC seconds it must be read by */
 };
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 /* The path= of a chardev or -qmp option's "unix:PATH,..." */
 static bool copy_path(const char *s, size_t n, char *buf, size_t size)
@@ -139,22 +158,46 @@ int qmp_socket_of(__u32 pid, char *buf, size_t size)
 	return found ? 0 : -ENOENT;
 }
 
+/* A byte at a time: the reply ends where its value does, not at a buffer's end. */
+static size_t read_byte(void *buf, size_t len, void *data)
+{
+	struct qmp *q = data;
+	int c;
+
+	if (!len || !q->left || now_s() > q->deadline) {
+		q->left = 0;
+		return (size_t)-1;
+	}
+	c = getc(q->f);
+	if (c == EOF)
+		return 0;
+	q->left--;
+	*(char *)buf = c;
+	return 1;
+}
+
 /* The next reply: events, which QEMU may send at any time, skipped. */
 static json_t *reply(struct qmp *q, char *err, size_t size)
 {
 	json_error_t jerr;
 	json_t *j;
+	int events;
 
-	for (;;) {
-		j = json_loadf(q->f, JSON_DISABLE_EOF_CHECK, &jerr);
+	q->left = QMP_REPLY_MAX;
+	q->deadline = now_s() + QMP_REPLY_S;
+	for (events = 0; events <= QMP_EVENTS_MAX; events++) {
+		j = json_load_callback(read_byte, q, JSON_DISABLE_EOF_CHECK, &jerr);
 		if (!j) {
-			snprintf(err, size, "bad reply: %s", jerr.text);
+			snprintf(err, size, "bad reply: %s", q->left ? jerr.text :
+				 "too long or too slow");
 			return NULL;
 		}
 		if (!json_object_get(j, "event"))
 			return j;
 		json_decref(j);
 	}
+	snprintf(err, size, "bad reply: more than %d events before it", QMP_EVENTS_MAX);
+	return NULL;
 }
 
 static int send_all(int fd, const char *s)

@@ -83,6 +83,29 @@ nvme_policy() {
 	run "$MT" -j policy apply "$BATS_TEST_TMPDIR/q.yaml"
 	assert_failure
 	assert_output "{\"error\":\"$BATS_TEST_TMPDIR/q.yaml:4: key 'device': vm '$name' (pid $pid): cannot talk QMP on $BATS_TEST_TMPDIR/none.sock: No such file or directory\"}"
+	# A socket that answers without end is not QEMU: bounded, and one line.
+	python3 -S -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+c, _ = s.accept()
+try:
+	c.sendall(b"{\"QMP\": \"")
+	while True:
+		c.sendall(b"a" * 65536)
+except OSError:
+	pass
+' "$BATS_TEST_TMPDIR/endless.sock" 3>&- &
+	echo $! >>"$BATS_TEST_TMPDIR/children"
+	for i in $(seq 100); do
+		[ -S "$BATS_TEST_TMPDIR/endless.sock" ] && break
+		sleep 0.05
+	done
+	sed "s|none.sock|endless.sock|" "$BATS_TEST_TMPDIR/q.yaml" >"$BATS_TEST_TMPDIR/e.yaml"
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/e.yaml"
+	assert_failure
+	assert_output "mmiotrap: $BATS_TEST_TMPDIR/e.yaml:4: key 'device': vm '$name' (pid $pid): cannot talk QMP on $BATS_TEST_TMPDIR/endless.sock: Protocol error"
 }
 
 # wait_log FILE LINE [COUNT]: until the watcher has said LINE COUNT times
