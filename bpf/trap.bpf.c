@@ -555,8 +555,7 @@ static void close_interval(struct mmiotrap_irq_slot *s, __u64 now)
 {
 	struct mmiotrap_queue_stats *q;
 	struct mmiotrap_queue_key key;
-	__u64 armed = s->armed, ns;
-	__u32 b;
+	__u64 armed = s->armed, ns, b;
 
 	if (armed <= 1)
 		return;
@@ -569,6 +568,7 @@ static void close_interval(struct mmiotrap_irq_slot *s, __u64 now)
 	if (!q || __sync_val_compare_and_swap(&q->open_ns, armed, 0) != armed)
 		return;
 	ns = now > armed ? now - armed : 0;
+	/* 64 bits: a 32-bit b is clamped in a copy, which 6.1's verifier cannot follow. */
 	b = log2_ns(ns);
 	if (b >= MMIOTRAP_LAT_BUCKETS)
 		b = MMIOTRAP_LAT_BUCKETS - 1;
