@@ -47,6 +47,14 @@ struct {
 } vms SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MMIOTRAP_VM_BITS_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} vm_bits SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, MMIOTRAP_DEFAULT_INDEX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -158,6 +166,21 @@ static void count_unmatched(void)
 		t->unmatched++;
 }
 
+/*
+ * The VMM's entry, if mmiotrap watches it. Most exits are of VMs it does
+ * not: for them the bit is the whole test, at half the price of a hash
+ * lookup (docs/cost.md).
+ */
+static struct mmiotrap_vm *watched_vm(__u32 tgid)
+{
+	__u32 word = tgid / 64;
+	__u64 *bits = bpf_map_lookup_elem(&vm_bits, &word);
+
+	if (!bits || !(*bits & (1ULL << (tgid % 64))))
+		return NULL;
+	return bpf_map_lookup_elem(&vms, &tgid);
+}
+
 /* The pid may have been reused since the region was added. */
 static bool same_process(const struct mmiotrap_vm *vm)
 {
@@ -174,10 +197,19 @@ struct doorbell {
 	__u64 addr;
 	__u64 value;
 	const void *src;
+	__u64 now;		/* bpf_ktime_get_ns(), once it was needed */
 	__u32 width;
 	__u32 flags;
 	__u8 bus;
 };
+
+/* One clock read a write: it costs as much as the rest of a lookup (docs/cost.md). */
+static __u64 doorbell_ns(struct doorbell *d)
+{
+	if (!d->now)
+		d->now = bpf_ktime_get_ns();
+	return d->now;
+}
 
 /* A record in the ring: the event and the ring's 8-byte header. */
 #define RECORD_SIZE	(sizeof(struct mmiotrap_event) + 8)
@@ -277,7 +309,7 @@ static long fan_one(__u32 i, struct fanout *f)
 	return 0;
 }
 
-static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
+static void emit(struct doorbell *d, const struct mmiotrap_region *r,
 		 const struct mmiotrap_decoded *dec, struct mmiotrap_slot *slot,
 		 struct mmiotrap_counters *cnt)
 {
@@ -292,7 +324,7 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
 	f.e.abi = MMIOTRAP_ABI_VERSION;
 	f.e.bus = d->bus;
 	f.e.width = d->width;
-	f.e.ts_ns = bpf_ktime_get_ns();
+	f.e.ts_ns = doorbell_ns(d);
 	f.e.vm = id >> 32;
 	f.e.vcpu_tid = (__u32)id;
 	f.e.addr = d->addr;
@@ -318,7 +350,7 @@ static void emit(const struct doorbell *d, const struct mmiotrap_region *r,
  * (docs/latency.md). Later doorbells of an open queue cost one load.
  */
 static void open_interval(struct mmiotrap_queue_stats *q, const struct mmiotrap_queue_key *key,
-			  __u32 tgid)
+			  __u32 tgid, struct doorbell *d)
 {
 	struct mmiotrap_vm_irqs *v;
 	__u64 now;
@@ -337,7 +369,7 @@ static void open_interval(struct mmiotrap_queue_stats *q, const struct mmiotrap_
 		if (v->slot[i].armed || __sync_val_compare_and_swap(&v->slot[i].armed, 0, 1))
 			continue;
 		v->slot[i].key = *key;
-		now = bpf_ktime_get_ns();
+		now = doorbell_ns(d);
 		/* Another vCPU opened it meanwhile: its slot serves. */
 		if (__sync_val_compare_and_swap(&q->open_ns, 0, now)) {
 			__sync_lock_test_and_set(&v->slot[i].armed, 0);
@@ -349,7 +381,7 @@ static void open_interval(struct mmiotrap_queue_stats *q, const struct mmiotrap_
 	__sync_fetch_and_add(&q->no_slot, 1);
 }
 
-static void count_queue(const struct doorbell *d, const struct mmiotrap_region *r,
+static void count_queue(struct doorbell *d, const struct mmiotrap_region *r,
 			const struct mmiotrap_decoded *dec, __u32 tgid)
 {
 	struct mmiotrap_queue_key key = {
@@ -377,23 +409,27 @@ static void count_queue(const struct doorbell *d, const struct mmiotrap_region *
 		__sync_fetch_and_add(&q->fast, 1);
 	q->value = d->value;
 	if (mmiotrap_kind_asks(dec->kind))
-		open_interval(q, &key, tgid);
+		open_interval(q, &key, tgid, d);
 }
 
-static __noinline int trap_write(struct doorbell *d)
+/*
+ * The id of @vm's region that holds @d's address, or 0. A VM with few
+ * regions has them in its entry, already at hand: a scan of them costs a
+ * fraction of a walk of the address index, which grows with the table
+ * (docs/cost.md).
+ */
+static __u32 find_region(const struct mmiotrap_vm *vm, const struct doorbell *d, __u32 tgid)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct mmiotrap_index_key key = {};
-	struct mmiotrap_decoded dec;
-	struct mmiotrap_counters *cnt;
-	struct mmiotrap_region *r;
-	struct mmiotrap_slot *slot;
-	struct mmiotrap_vm *vm;
-	__u32 *id;
+	__u32 i, *id;
 
-	vm = bpf_map_lookup_elem(&vms, &tgid);
-	if (!vm || !(vm->buses & (1 << d->bus))) {
-		count_unmatched();
+	if (vm->regions <= MMIOTRAP_VM_RANGES) {
+		for (i = 0; i < MMIOTRAP_VM_RANGES && i < vm->regions; i++) {
+			const struct mmiotrap_vm_range *g = &vm->range[i];
+
+			if (g->bus == d->bus && d->addr - g->addr <= g->span)
+				return g->id;
+		}
 		return 0;
 	}
 	key.prefixlen = MMIOTRAP_INDEX_FIXED_BITS + 64;
@@ -401,13 +437,32 @@ static __noinline int trap_write(struct doorbell *d)
 	key.bus = d->bus;
 	key.addr_be = bpf_cpu_to_be64(d->addr);
 	id = bpf_map_lookup_elem(&addr_index, &key);
+	return id ? *id : 0;
+}
+
+static __noinline int trap_write(struct doorbell *d)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mmiotrap_decoded dec;
+	struct mmiotrap_counters *cnt;
+	struct mmiotrap_region *r;
+	struct mmiotrap_slot *slot;
+	struct mmiotrap_vm *vm;
+	__u32 id;
+
+	vm = watched_vm(tgid);
+	if (!vm || !(vm->buses & (1 << d->bus))) {
+		count_unmatched();
+		return 0;
+	}
+	id = find_region(vm, d, tgid);
 	if (!id) {
 		count_unmatched();
 		return 0;
 	}
-	r = bpf_map_lookup_elem(&regions, id);
-	cnt = bpf_map_lookup_elem(&counters, id);
-	slot = bpf_map_lookup_elem(&slots, id);
+	r = bpf_map_lookup_elem(&regions, &id);
+	cnt = bpf_map_lookup_elem(&counters, &id);
+	slot = bpf_map_lookup_elem(&slots, &id);
 	if (!r || !cnt || !slot)
 		return 0;
 	if (!same_process(vm)) {
@@ -458,6 +513,7 @@ static int trap_pio(unsigned int rw, unsigned int port, unsigned int size,
 	for (i = 0; i < MMIOTRAP_PIO_REP_MAX && i < count; i++) {
 		d.src = data + (__u64)i * size;
 		d.value = 0;
+		d.now = 0;
 		trap_write(&d);
 	}
 	return 0;
@@ -632,7 +688,7 @@ static int count_exit(void)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct mmiotrap_totals *t;
 
-	if (!bpf_map_lookup_elem(&vms, &tgid))
+	if (!watched_vm(tgid))
 		return 0;
 	t = my_totals();
 	if (t)

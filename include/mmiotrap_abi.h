@@ -173,14 +173,37 @@ struct mmiotrap_region {
 };
 
 /*
+ * vm_bits: array map of 64-bit words, a bit per pid (pid / 64, pid % 64),
+ * mmap'ed by the library. A pid's bit is set before its vms entry is made
+ * and cleared after it is gone: a clear bit means no entry, so the trap
+ * skips the hash lookup for every process it does not watch.
+ */
+#define MMIOTRAP_PID_MAX	(1U << 22)	/* the kernel's PID_MAX_LIMIT on 64-bit */
+#define MMIOTRAP_VM_BITS_WORDS	(MMIOTRAP_PID_MAX / 64)
+
+/* A VM with at most this many regions has them all in its vms entry. */
+#define MMIOTRAP_VM_RANGES	8
+
+/* One region of a VM: it holds addresses addr to addr + span. */
+struct mmiotrap_vm_range {
+	__u64 addr;
+	__u64 span;		/* len - 1: a region may end at the top of the space */
+	__u32 id;
+	__u32 bus;		/* enum mmiotrap_bus */
+};
+
+/*
  * vms: hash map keyed by VMM tgid. start_ticks is the process start time in
  * clock ticks since boot (/proc/PID/stat field 22) so that a region never
- * captures for a later process that reuses the pid.
+ * captures for a later process that reuses the pid. A VM of at most
+ * MMIOTRAP_VM_RANGES regions lists them in range[], and the trap scans
+ * them; one with more is looked up in addr_index.
  */
 struct mmiotrap_vm {
 	__u64 start_ticks;
 	__u32 buses;		/* 1 << enum mmiotrap_bus with regions */
 	__u32 regions;
+	struct mmiotrap_vm_range range[MMIOTRAP_VM_RANGES];
 };
 
 /*

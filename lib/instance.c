@@ -15,6 +15,7 @@
 static const __u32 map_value_size[NR_MAPS] = {
 	[MAP_REGIONS]	 = sizeof(struct mmiotrap_region),
 	[MAP_VMS]	 = sizeof(struct mmiotrap_vm),
+	[MAP_VM_BITS]	 = sizeof(__u64),
 	[MAP_ADDR_INDEX] = sizeof(__u32),
 	[MAP_SLOTS]	 = sizeof(struct mmiotrap_slot),
 	[MAP_COUNTERS]	 = sizeof(struct mmiotrap_counters),
@@ -101,6 +102,8 @@ static int open_maps(struct mmiotrap *mt)
 	return err;
 }
 
+#define VM_BITS_SIZE	(MMIOTRAP_VM_BITS_WORDS * sizeof(__u64))
+
 /* A map indexed by region id, whole, in pages. */
 size_t by_id_size(const struct mmiotrap *mt, size_t value_size)
 {
@@ -166,6 +169,13 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 		err = map_by_id(mt, MAP_ROUTES, sizeof(*mt->routes), (const void **)&mt->routes);
 	if (err)
 		goto cleanup;
+	mt->vm_bits = mmap(NULL, VM_BITS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   mt->map_fd[MAP_VM_BITS], 0);
+	if (mt->vm_bits == MAP_FAILED) {
+		mt->vm_bits = NULL;
+		err = -errno;
+		goto cleanup;
+	}
 	/* A change cut short is repaired before anyone reads the table. */
 	if (mt->slots[0].value) {
 		err = regions_lock(mt);
@@ -193,6 +203,8 @@ void mmiotrap_close(struct mmiotrap *mt)
 		munmap((void *)mt->regions, by_id_size(mt, sizeof(*mt->regions)));
 	if (mt->routes)
 		munmap((void *)mt->routes, by_id_size(mt, sizeof(*mt->routes)));
+	if (mt->vm_bits)
+		munmap(mt->vm_bits, VM_BITS_SIZE);
 	for (i = 0; i < NR_MAPS; i++)
 		if (mt->map_fd[i] >= 0)
 			close(mt->map_fd[i]);

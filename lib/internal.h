@@ -18,6 +18,8 @@ struct mmiotrap {
 	const struct mmiotrap_slot *slots;
 	const struct mmiotrap_region *regions;
 	const struct mmiotrap_route *routes;
+	/* vm_bits, mmap'ed writable: changed under the region lock only. */
+	__u64 *vm_bits;
 	__u32 nids;		/* region ids run from 1 to nids - 1 */
 	__u32 max_vms;
 	__u32 index_entries;

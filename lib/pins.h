@@ -11,6 +11,7 @@
 #define TRAP_MAPS(X)				\
 	X(MAP_REGIONS, regions)			\
 	X(MAP_VMS, vms)				\
+	X(MAP_VM_BITS, vm_bits)			\
 	X(MAP_ADDR_INDEX, addr_index)		\
 	X(MAP_SLOTS, slots)			\
 	X(MAP_COUNTERS, counters)		\

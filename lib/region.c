@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Regions: the table the trap looks writes up in. A region is a value in
- * the regions array, its VMM in the vms hash, and its address range split
- * into aligned blocks in the addr_index trie. Adding writes the index last
- * and deleting removes it first, so the trap never finds a half-made region.
+ * the regions array, its VMM in the vms hash (which lists the regions of a
+ * VM with few), and its address range split into aligned blocks in the
+ * addr_index trie. Adding writes the index and then the VM's entry last,
+ * and deleting rewrites the entry and removes the index first, so the trap
+ * never finds a half-made region.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -255,31 +257,61 @@ static int bump_version(struct mmiotrap *mt)
 	return set_version(mt, table_version(mt) + 1);
 }
 
-/* The vms entry counts its regions and knows which buses they are on. */
-static int vm_update(struct mmiotrap *mt, __u32 pid)
+/*
+ * A pid's bit in vm_bits: set before its vms entry is made, cleared after
+ * it is gone, so that the trap never skips a VM that has one.
+ */
+static void vm_bit(struct mmiotrap *mt, __u32 pid, bool set)
+{
+	__u64 bit = 1ULL << (pid % 64);
+
+	if (pid >= MMIOTRAP_PID_MAX)
+		return;
+	if (set)
+		__atomic_fetch_or(&mt->vm_bits[pid / 64], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&mt->vm_bits[pid / 64], ~bit, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The vms entry counts its regions, knows which buses they are on and, for
+ * a VM with few, lists them, without region @skip (one being removed):
+ * the trap finds a listed region from the entry alone.
+ */
+static int vm_update(struct mmiotrap *mt, __u32 pid, __u32 skip)
 {
 	const struct mmiotrap_region *tab = mt->regions;
-	struct mmiotrap_vm vm = {};
+	struct mmiotrap_vm vm = {}, old;
 	__u32 id, buses = 0, regions = 0;
 
 	for (id = 1; id < mt->nids; id++) {
-		if (tab[id].len && tab[id].vm == pid) {
-			buses |= 1U << tab[id].bus;
-			regions++;
-		}
+		if (!tab[id].len || tab[id].vm != pid || id == skip)
+			continue;
+		if (regions < MMIOTRAP_VM_RANGES)
+			vm.range[regions] = (struct mmiotrap_vm_range){
+				.addr = tab[id].addr, .span = tab[id].len - 1,
+				.id = id, .bus = tab[id].bus,
+			};
+		buses |= 1U << tab[id].bus;
+		regions++;
 	}
 	if (!regions) {
 		if (bpf_map_delete_elem(mt->map_fd[MAP_VMS], &pid) && errno != ENOENT)
 			return -errno;
+		vm_bit(mt, pid, false);
 		/* Its open intervals name rows that are gone. */
 		if (bpf_map_delete_elem(mt->map_fd[MAP_IRQS], &pid) && errno != ENOENT)
 			return -errno;
 		return 0;
 	}
-	if (vm_get(mt, pid, &vm) && proc_start_ticks(pid, &vm.start_ticks))
+	/* The start time it was first seen with: a restart under the pid is another VM. */
+	if (!vm_get(mt, pid, &old))
+		vm.start_ticks = old.start_ticks;
+	else if (proc_start_ticks(pid, &vm.start_ticks))
 		return -ESRCH;
 	vm.buses = buses;
 	vm.regions = regions;
+	vm_bit(mt, pid, true);
 	if (!bpf_map_update_elem(mt->map_fd[MAP_VMS], &pid, &vm, 0))
 		return 0;
 	if (errno == E2BIG) {
@@ -341,21 +373,24 @@ static int queues_forget(struct mmiotrap *mt, __u32 id)
 	return 0;
 }
 
-/* The index first: from then on the trap cannot find the region. */
+/*
+ * The VM's entry and the index first: from then on the trap cannot find
+ * the region.
+ */
 static int remove_whole(struct mmiotrap *mt, __u32 id, __u32 vm)
 {
 	struct mmiotrap_region empty = {}, r = mt->regions[id];
 	int err;
 
-	err = r.len ? index_remove(mt, &r, MAX_BLOCKS) : 0;
+	err = vm_update(mt, vm, id);
+	if (!err && r.len)
+		err = index_remove(mt, &r, MAX_BLOCKS);
 	if (!err)
 		err = route_clear(mt, id);
 	if (!err && bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, &empty, 0))
 		err = -errno;
 	if (!err)
 		err = bump_version(mt);
-	if (!err)
-		err = vm_update(mt, vm);
 	if (!err)
 		err = queues_forget(mt, id);
 	return err;
@@ -576,9 +611,9 @@ static int check_conflicts(struct mmiotrap *mt, const struct mmiotrap_region *o)
 }
 
 /*
- * Region, route, VM entry, version, then the index: the trap finds the
- * region only when everything it reads is in place, and a subscriber has
- * seen the version move before the region's first record.
+ * Region, route, version, the index, then the VM's entry: the trap finds
+ * the region only when everything it reads is in place, and a subscriber
+ * has seen the version move before the region's first record.
  */
 static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 {
@@ -596,11 +631,11 @@ static int region_insert(struct mmiotrap *mt, const struct mmiotrap_region *r)
 	if (!err && bpf_map_update_elem(mt->map_fd[MAP_REGIONS], &id, r, 0))
 		err = -errno;
 	if (!err)
-		err = vm_update(mt, r->vm);
-	if (!err)
 		err = set_version(mt, r->gen);
 	if (!err)
 		err = index_insert(mt, r);
+	if (!err)
+		err = vm_update(mt, r->vm, 0);
 	if (!err)
 		return note(mt, 0, 0);
 	if (err == -ENOBUFS)

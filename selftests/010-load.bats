@@ -32,7 +32,7 @@ tp_btf_links() {
 	assert_success
 	assert_output "loaded at $MMIOTRAP_PIN_ROOT (attach mode tp_btf)"
 	run ls "$MMIOTRAP_PIN_ROOT/maps"
-	assert_output "$(printf '%s\n' addr_index counters drops irqs queues regions rings routes slots subs totals vms)"
+	assert_output "$(printf '%s\n' addr_index counters drops irqs queues regions rings routes slots subs totals vm_bits vms)"
 	run ls "$MMIOTRAP_PIN_ROOT/links"
 	assert_output "$(tp_btf_links)"
 	run bpftool link show pinned "$MMIOTRAP_PIN_ROOT/links/tp_btf_mmio"

@@ -66,6 +66,34 @@ stat_is() {
 	stat_is '[.regions[] | [.id, .matched, .emitted]]' '[[1,5,5],[2,6,6]]'
 }
 
+# A VM of up to MMIOTRAP_VM_RANGES (8) regions has them in its vms entry;
+# one with more is looked up in the address index. Both ways, and the step
+# from 9 regions down to 8, must find exactly the VM's regions.
+@test "a VM with more than 8 regions is found through the index, one with 8 from its own entry" {
+	local n i steps
+	for n in 10 8; do
+		steps=()
+		for i in $(seq 0 10); do
+			steps+=(mmio:$((BASE + i * 16)):4:1:$i)
+		done
+		rm -f "$BATS_TEST_TMPDIR/inj.go"
+		inject_start inj "${steps[@]}"
+		for i in $(seq 0 "$n"); do
+			"$MT" region add --vm "$inj_pid" --mmio $((BASE + i * 16)) --len 4 --name r$i >/dev/null
+		done
+		"$MT" region del r$n >/dev/null
+		assert_equal "$("$MT" -j region list | jq length)" "$n"
+		events "$n"
+		inject_go inj
+		events_wait
+		is 'map(.value)' "$(jq -c -n "[range($n)]")"
+		is 'map(.addr) | unique | length' "$n"
+		for i in $(seq 0 $((n - 1))); do
+			"$MT" region del r$i >/dev/null
+		done
+	done
+}
+
 @test "writes straddling a region's start or end are not its own; widths 1 to 8 where accepted" {
 	no_foreign_vm
 	inject_start inj mmio:$BASE:1:1:0x11 mmio:$BASE:2:1:0x2222 mmio:$BASE:4:1:0x44444444 \
