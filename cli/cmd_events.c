@@ -199,7 +199,7 @@ static int parse_events(struct cli *cli, struct events_args *a)
 
 static int run(const struct cli *cli, struct mmiotrap_sub *sub)
 {
-	int n;
+	int n = 0;
 
 	while (!stop) {
 		n = mmiotrap_sub_poll(sub, -1);
@@ -212,8 +212,8 @@ static int run(const struct cli *cli, struct mmiotrap_sub *sub)
 		if (n < 0)
 			return cli_error(cli, "reading events: %s", strerror(-n));
 	}
-	/* Stopped by a signal: what is in the ring is still said. */
-	if (stop && (n = mmiotrap_sub_consume(sub)) < 0 && n != -ECANCELED && n != -ESHUTDOWN)
+	/* Stopped by a signal or the clock: what is in the ring is still said. */
+	if ((stop || n == -ETIME) && (n = mmiotrap_sub_consume(sub)) < 0 && n != -ECANCELED && n != -ESHUTDOWN)
 		return cli_error(cli, "reading events: %s", strerror(-n));
 	return 0;
 }

@@ -192,3 +192,16 @@ mmiotrap-inject: $MMIOTRAP_PIN_ROOT/links/raw_tp_pio: No such file or directory 
 	stat_is '.regions[0] | [.matched, .fast, .slow, .emitted]' '[4,4,0,4]'
 	stat_is '.totals.unmatched' 1
 }
+
+@test "events whose time is up while it could not read still says what is in its ring" {
+	inject_start inj mmio:$BASE:4:50:1
+	"$MT" region add --vm "$inj_pid" --mmio $BASE --len 4 >/dev/null
+	events_start "$BATS_TEST_TMPDIR/ev" --duration 3
+	kill -STOP "$events_pid"
+	inject_go inj
+	sleep 3.5
+	kill -CONT "$events_pid"
+	events_wait
+	check_events "$BATS_TEST_TMPDIR/ev" --vm "$inj_pid" --region 1 --bus mmio \
+		--addr $BASE --width 4 --count 50 --start 1
+}
