@@ -53,7 +53,7 @@ VMM_OBJS	:= $(patsubst tools/%.c,$(OUTPUT)/tools/%.o,$(VMM_SRCS)) \
 		   $(OUTPUT)/tools/doorbell_guest.o
 
 PROGS		:= $(OUTPUT)/mmiotrap $(OUTPUT)/mmiotrap-testvmm $(OUTPUT)/mmiotrap-inject \
-		   $(OUTPUT)/decode-test $(OUTPUT)/api-test
+		   $(OUTPUT)/mmiotrap-costparts $(OUTPUT)/decode-test $(OUTPUT)/api-test
 LIBS		:= $(OUTPUT)/libmmiotrap.a $(OUTPUT)/$(SONAME)
 
 ifeq ($(V),1)
@@ -78,6 +78,11 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# The bench's measuring programs live beside their userspace.
+$(OUTPUT)/%.bpf.o: tools/%.bpf.c $(OUTPUT)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -136,6 +141,13 @@ $(OUTPUT)/mmiotrap-testvmm: $(VMM_OBJS) $(OUTPUT)/libmmiotrap.a
 $(OUTPUT)/mmiotrap-inject: $(OUTPUT)/tools/inject.o $(OUTPUT)/tools/go.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
+
+# The trap's parts, each timed alone: where its time goes (docs/cost.md).
+$(OUTPUT)/tools/costparts.o: $(OUTPUT)/costparts.skel.h
+
+$(OUTPUT)/mmiotrap-costparts: $(OUTPUT)/tools/costparts.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lbpf -lelf -lz
 
 # libFuzzer targets (selftests/fuzz): clang's, over a build of the library
 # of their own. make fuzz runs each for FUZZ_SECONDS; the in-tree corpus

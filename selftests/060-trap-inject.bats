@@ -205,3 +205,14 @@ mmiotrap-inject: $MMIOTRAP_PIN_ROOT/links/raw_tp_pio: No such file or directory 
 	check_events "$BATS_TEST_TMPDIR/ev" --vm "$inj_pid" --region 1 --bus mmio \
 		--addr $BASE --width 4 --count 50 --start 1
 }
+
+@test "the bench's parts of the trap load and each runs: no figure is missing" {
+	run "$BUILD/mmiotrap-costparts" 100
+	assert_success
+	# The parts measured with a full table show two figures more.
+	assert_equal "$(grep -cE '^[a-z_0-9]+ +[0-9]+ ns +-?[0-9]+ ns +[0-9]+ ns +-?[0-9]+ ns ' <<<"$output")" 5
+	assert_equal "$(grep -cE '^[a-z_0-9]+ +[0-9]+ ns +-?[0-9]+ ns ' <<<"$output")" 13
+	run "$BUILD/mmiotrap-costparts" 0
+	assert_failure 2
+	assert_output "usage: mmiotrap-costparts [RUNS]"
+}

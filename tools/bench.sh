@@ -32,6 +32,9 @@ die() {
 # The trap's own cost and the control plane's at a full table need no VM.
 "$(dirname "$0")/trapcost.sh" "$build"
 echo
+# Where that time goes: the trap's parts, each alone (docs/cost.md).
+"$build/mmiotrap-costparts"
+echo
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	die "the guest loops (a)-(e) need a usable /dev/kvm: the test VMM starts a VM"
 fi
