@@ -8,6 +8,7 @@
 #   (d) mmiotrap capture on the slow path: every write exits and is dispatched
 #   (e) (b)'s VMM, untouched, its doorbell followed by 'mmiotrap events' as
 #       an observer (batched wakeups): what watching a VMM costs its guest
+# and (a) again with the trap loaded: its tax on a VM it does not watch.
 # (a) and (b) are stock KVM: they run with the trap unloaded. Every timed run
 # has kernel.bpf_stats_enabled=0, which costs each program two clock reads;
 # the BPF ns per event come from separate runs with it on, over every
@@ -18,6 +19,7 @@ set -euo pipefail
 build=${1:-build}
 writes=${BENCH_WRITES:-200000}
 rounds=${BENCH_ROUNDS:-5}
+long=${BENCH_LONG_WRITES:-10000000}
 mt=$build/mmiotrap
 vmm=$build/mmiotrap-testvmm
 export MMIOTRAP_PIN_ROOT=/sys/fs/bpf/mmiotrap-bench
@@ -33,7 +35,7 @@ die() {
 "$(dirname "$0")/trapcost.sh" "$build"
 echo
 # Where that time goes: the trap's parts, each alone (docs/cost.md).
-"$build/mmiotrap-costparts"
+"$build/mmiotrap-costparts" ${BENCH_PART_RUNS:+"$BENCH_PART_RUNS"}
 echo
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	die "the guest loops (a)-(e) need a usable /dev/kvm: the test VMM starts a VM"
@@ -76,7 +78,7 @@ bpf_totals() {
 vmm_run() {
 	local config=$1 bus=$2 addr=$3 width=$4 region=$2:$3:$4 args=()
 	case $config in
-	a) ;;
+	a | a-loaded) ;;
 	b) args=(--ioeventfd "$region") ;;
 	c) args=(--pin-root "$MMIOTRAP_PIN_ROOT" --fast "$region") ;;
 	c-busy) args=(--pin-root "$MMIOTRAP_PIN_ROOT" --busy-poll --fast "$region") ;;
@@ -161,7 +163,7 @@ echo "machine: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo
 for _ in $(seq "$rounds"); do
 	timed a b
 	"$mt" load >/dev/null
-	timed c c-busy d e
+	timed a-loaded c c-busy d e
 	"$mt" unload >/dev/null
 	printf '.' >&2
 done
@@ -201,12 +203,27 @@ for bus in mmio pio; do
 	done
 done
 
+# The ratio X/Y of each round, as "min-max".
+spread() {
+	paste <(jq .ns_per_write "$tmp/$1") <(jq .ns_per_write "$tmp/$2") |
+		awk '{ r = $1 / $2; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r }
+		     END { printf "%.2f-%.2f", lo, hi }'
+}
+
+echo
+for bus in mmio pio; do
+	printf '%-5s c/b per round %s; the tax on a VM the trap does not watch: (a) loaded/unloaded %s (per round %s)\n' \
+		$bus "$(spread $bus-c $bus-b)" \
+		"$(ratio "$(field $bus-a-loaded ns_per_write)" "$(field $bus-a ns_per_write)")" \
+		"$(spread $bus-a-loaded $bus-a)"
+done
+
 printf '\nBPF ns per write in no region, the trap loaded (the cost on every other VM): mmio %s, pio %s\n' \
 	"$(bpf_ns mmio-a)" "$(bpf_ns pio-a)"
 echo "BPF ns: every program of the trap (exit counter included), stats on, per guest write"
 
-# A million writes with the subscriber keeping up: nothing may be lost.
+# Ten million writes with the subscriber keeping up: nothing may be lost.
 "$vmm" -j --pin-root "$MMIOTRAP_PIN_ROOT" --fast mmio:0xd0000000:4 \
-	mmio:0xd0000000:4:1000000:1:1 >"$tmp/million"
-printf '\n1M fast-path writes: %s delivered, %s lost, %s ns per write\n' \
-	"$(jq .events "$tmp/million")" "$(jq .lost "$tmp/million")" "$(jq .ns_per_write "$tmp/million")"
+	mmio:0xd0000000:4:"$long":1:1 >"$tmp/long"
+printf '\n%s fast-path writes: %s delivered, %s lost, %s ns per write\n' "$long" \
+	"$(jq .events "$tmp/long")" "$(jq .lost "$tmp/long")" "$(jq .ns_per_write "$tmp/long")"
