@@ -44,10 +44,16 @@ run_vm() {
 	local name=$1
 	shift
 	inject_start "$name" "$@"
-	"$MT" region add --vm "$(eval echo "\$${name}_pid")" --mmio $((BAR0 + 0x1000)) --len 0x40 \
-		--name "$name" --decoder nvme --bar0 $BAR0 --queues 4 >/dev/null
+	nvme_region "$name"
 	inject_go "$name"
 	region_of "$name"
+}
+
+# nvme_region NAME: injector NAME's NVMe region of 4 queues, named NAME.
+nvme_region() {
+	local pid_var=${1}_pid
+	"$MT" region add --vm "${!pid_var}" --mmio $((BAR0 + 0x1000)) --len 0x40 \
+		--name "$1" --decoder nvme --bar0 $BAR0 --queues 4 >/dev/null
 }
 
 region_of() {
@@ -73,6 +79,7 @@ ROW='[.queue, .latency.pairs, .latency.open, .route.irq, .route.confirmed, .rout
 	rows "$ROW" \
 		"[[1,4,true,\"$A\",true,4,2,0],[2,6,false,\"$B\",true,6,0,0]]"
 	# A closes SQ1 alone at last, and the foreign count starts again.
+	# shellcheck disable=SC2046
 	run_vm vm2 $(times 4 "$(sq 1)" $A "$(sq 2)" $B) "$(sq 1)" "$(sq 2)" $B "$(sq 2)" $B $A
 	rows "$ROW" \
 		"[[1,5,false,\"$A\",true,5,0,0],[2,6,false,\"$B\",true,6,0,0]]"
@@ -110,10 +117,8 @@ ROW='[.queue, .latency.pairs, .latency.open, .route.irq, .route.confirmed, .rout
 	inject_start vm63 $(times 4 "$(sq 1)" $A) "$(sq 1)" $B:63
 	# shellcheck disable=SC2046
 	inject_start vm64 $(times 4 "$(sq 1)" $A) "$(sq 1)" $B:64 $(times 3 "$(sq 1)" $B)
-	for vm in vm63 vm64; do
-		"$MT" region add --vm "$(eval echo "\$${vm}_pid")" --mmio $((BAR0 + 0x1000)) \
-			--len 0x40 --name $vm --decoder nvme --bar0 $BAR0 --queues 4 >/dev/null
-	done
+	nvme_region vm63
+	nvme_region vm64
 	inject_go vm63
 	inject_go vm64
 	region_of vm63
