@@ -606,26 +606,12 @@ static __u32 log2_ns(__u64 v)
 	return r;
 }
 
-/* Close slot @s's interval, unless another interrupt did first. */
-static void close_interval(struct mmiotrap_irq_slot *s, __u64 now)
+/* Add an interval of @ns to row @q's histogram. */
+static void count_pair(struct mmiotrap_queue_stats *q, __u64 ns)
 {
-	struct mmiotrap_queue_stats *q;
-	struct mmiotrap_queue_key key;
-	__u64 armed = s->armed, ns, b;
-
-	if (armed <= 1)
-		return;
-	key = s->key;
-	/* The key read belongs to this interval only if the slot kept it. */
-	if (__sync_val_compare_and_swap(&s->armed, armed, 0) != armed)
-		return;
-	q = bpf_map_lookup_elem(&queues, &key);
-	/* A row gone with its region, or reopened by then: nothing to close. */
-	if (!q || __sync_val_compare_and_swap(&q->open_ns, armed, 0) != armed)
-		return;
-	ns = now > armed ? now - armed : 0;
 	/* 64 bits: a 32-bit b is clamped in a copy, which 6.1's verifier cannot follow. */
-	b = log2_ns(ns);
+	__u64 b = log2_ns(ns);
+
 	if (b >= MMIOTRAP_LAT_BUCKETS)
 		b = MMIOTRAP_LAT_BUCKETS - 1;
 	__sync_fetch_and_add(&q->lat[b], 1);
@@ -634,14 +620,92 @@ static void close_interval(struct mmiotrap_irq_slot *s, __u64 now)
 }
 
 /*
- * An interrupt the current process signalled (KVM_SIGNAL_MSI, KVM_IRQ_LINE,
- * an irqfd it wrote): it answers every interval its VM has open.
+ * An interrupt of another route passed row @q's open interval, whose route
+ * is confirmed. ROUTE_PATIENCE of them in a row: the queue is answered
+ * elsewhere now (the guest moved its vector); it forgets its route, and
+ * takes this interrupt as a learning row does. Returns whether it does.
  */
-static int vm_interrupt(void)
+static bool foreign_interrupt(struct mmiotrap_queue_stats *q)
+{
+	__u64 route = q->route;
+
+	__sync_fetch_and_add(&q->foreign, 1);
+	if (q->foreign < MMIOTRAP_ROUTE_PATIENCE)
+		return false;
+	/* One CPU drops it, and counts it. */
+	if (__sync_val_compare_and_swap(&q->route, route, 0) == route) {
+		q->route_seen = 0;
+		__sync_fetch_and_add(&q->relearns, 1);
+	}
+	return true;
+}
+
+/*
+ * Close slot @s's interval if interrupt @route answers it (docs/latency.md):
+ * a row with a confirmed route waits for that route, a row still learning
+ * takes any interrupt. Returns the row it closed, or NULL.
+ */
+static struct mmiotrap_queue_stats *answer_slot(struct mmiotrap_irq_slot *s, __u64 route,
+						__u64 now)
+{
+	struct mmiotrap_queue_stats *q;
+	struct mmiotrap_queue_key key;
+	__u64 armed = s->armed;
+
+	if (armed <= 1)
+		return NULL;
+	key = s->key;
+	q = bpf_map_lookup_elem(&queues, &key);
+	/* The key read belongs to this interval only if the slot kept it. */
+	if (*(volatile __u64 *)&s->armed != armed)
+		return NULL;
+	/* A row gone with its region, or closed and reopened since: free the slot. */
+	if (!q || q->open_ns != armed) {
+		__sync_val_compare_and_swap(&s->armed, armed, 0);
+		return NULL;
+	}
+	if (mmiotrap_route_confirmed(q->route, q->route_seen) && q->route != route &&
+	    !foreign_interrupt(q))
+		return NULL;
+	/* Another interrupt closes it first, on another CPU: it is that one's. */
+	if (__sync_val_compare_and_swap(&s->armed, armed, 0) != armed ||
+	    __sync_val_compare_and_swap(&q->open_ns, armed, 0) != armed)
+		return NULL;
+	q->foreign = 0;
+	count_pair(q, now > armed ? now - armed : 0);
+	return q;
+}
+
+/*
+ * Row @q's interval was the only one interrupt @route closed: the route
+ * answers its queue, more surely each time (docs/latency.md). A close
+ * shared with other rows says nothing of which one the route served.
+ */
+static void learn_route(struct mmiotrap_queue_stats *q, __u64 route)
+{
+	if (q->route == route) {
+		__sync_fetch_and_add(&q->route_seen, 1);
+		return;
+	}
+	/* Confirmed meanwhile, on another CPU, by its own route: keep it. */
+	if (mmiotrap_route_confirmed(q->route, q->route_seen))
+		return;
+	q->route = route;
+	q->route_seen = 1;
+}
+
+/*
+ * An interrupt the current process signalled (KVM_SIGNAL_MSI, KVM_IRQ_LINE,
+ * an irqfd it wrote), of @route: it answers the intervals its VM has open
+ * that wait for @route or for any interrupt.
+ */
+static int vm_interrupt(__u64 route)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct mmiotrap_vm_irqs *v = bpf_map_lookup_elem(&irqs, &tgid);
+	struct mmiotrap_queue_stats *q, *lone = NULL;
 	struct mmiotrap_totals *t;
+	__u32 closed = 0;
 	__u64 now;
 	int i;
 
@@ -652,34 +716,42 @@ static int vm_interrupt(void)
 	t = my_totals();
 	if (t)
 		t->irqs++;
-	for (i = 0; i < MMIOTRAP_IRQ_SLOTS; i++)
-		close_interval(&v->slot[i], now);
+	for (i = 0; i < MMIOTRAP_IRQ_SLOTS; i++) {
+		q = answer_slot(&v->slot[i], route, now);
+		if (!q)
+			continue;
+		/* 0, 1 or more: what learning needs, and few states for the verifier. */
+		closed = closed ? 2 : 1;
+		lone = q;
+	}
+	if (closed == 1 && lone)
+		learn_route(lone, route);
 	return 0;
 }
 
 SEC("tp_btf/kvm_msi_set_irq")
 int BPF_PROG(tp_btf_msi, __u64 address, __u64 data)
 {
-	return vm_interrupt();
+	return vm_interrupt(mmiotrap_msi_route(address, data));
 }
 
 SEC("raw_tp/kvm_msi_set_irq")
 int BPF_PROG(raw_tp_msi, __u64 address, __u64 data)
 {
-	return vm_interrupt();
+	return vm_interrupt(mmiotrap_msi_route(address, data));
 }
 
 /* A line's level: raising it is the interrupt, lowering it is not. */
 SEC("tp_btf/kvm_set_irq")
 int BPF_PROG(tp_btf_line, unsigned int gsi, int level, int irq_source_id)
 {
-	return level ? vm_interrupt() : 0;
+	return level ? vm_interrupt(mmiotrap_line_route(gsi)) : 0;
 }
 
 SEC("raw_tp/kvm_set_irq")
 int BPF_PROG(raw_tp_line, unsigned int gsi, int level, int irq_source_id)
 {
-	return level ? vm_interrupt() : 0;
+	return level ? vm_interrupt(mmiotrap_line_route(gsi)) : 0;
 }
 
 /* Real exits to the VMM, of VMMs with regions: what the fast path saves. */

@@ -39,6 +39,18 @@ static json_t *lat_json(const struct mmiotrap_stats_queue *q)
 			 "no_slot", (json_int_t)q->no_slot, "open", q->open, "buckets", buckets);
 }
 
+/* The interrupt route a queue learned: "irq" null while it has none. */
+static json_t *route_json(const struct mmiotrap_stats_queue *q)
+{
+	char route[64];
+
+	mmiotrap_irq_route_str(q->route, route, sizeof(route));
+	return json_pack("{s:s?, s:s, s:b, s:I, s:I, s:I}", "irq", q->route ? route : NULL,
+			 "kind", mmiotrap_irq_kind_str(q->route ? MMIOTRAP_ROUTE_KIND(q->route) : 0),
+			 "confirmed", q->route_confirmed, "seen", (json_int_t)q->route_seen,
+			 "foreign", (json_int_t)q->foreign, "relearns", (json_int_t)q->relearns);
+}
+
 static json_t *queues_json(const struct mmiotrap_stats_region *r)
 {
 	const struct mmiotrap_stats_queue *q;
@@ -46,11 +58,11 @@ static json_t *queues_json(const struct mmiotrap_stats_region *r)
 	int i;
 
 	for (i = 0; (q = mmiotrap_stats_queue(r, i)); i++)
-		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:o}",
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:o, s:o}",
 			"queue", (json_int_t)q->queue, "kind", mmiotrap_kind_str(q->kind),
 			"writes", (json_int_t)q->writes, "fast", (json_int_t)q->fast,
 			"slow", (json_int_t)q->exits, "value", (json_int_t)q->value,
-			"latency", lat_json(q)));
+			"latency", lat_json(q), "route", route_json(q)));
 	return arr;
 }
 
@@ -77,19 +89,40 @@ static void print_json(const struct cli *cli, const struct mmiotrap_stats *st)
 	cli_json(cli, json_pack("{s:o, s:o}", "regions", regions, "totals", obj));
 }
 
+/* Rows whose doorbells open intervals: the route they wait for, and how sure. */
+static void print_route(const struct mmiotrap_stats_queue *q)
+{
+	char route[64];
+
+	if (!mmiotrap_kind_asks(q->kind))
+		return;
+	mmiotrap_irq_route_str(q->route, route, sizeof(route));
+	if (q->route_confirmed)
+		printf("  route %s", route);
+	else if (q->route)
+		printf("  route %s (learning %u/%d)", route, q->route_seen,
+		       MMIOTRAP_ROUTE_CONFIRM);
+	else
+		printf("  route any");
+	printf("  relearns %llu", (unsigned long long)q->relearns);
+}
+
 static void print_queues(const struct mmiotrap_stats_region *r)
 {
 	const struct mmiotrap_stats_queue *q;
 	int i;
 
-	for (i = 0; (q = mmiotrap_stats_queue(r, i)); i++)
+	for (i = 0; (q = mmiotrap_stats_queue(r, i)); i++) {
 		printf("  queue %-4u %-9s writes %llu  fast %llu  slow %llu  value 0x%llx"
-		       "  pairs %llu  p50 %llu ns  p99 %llu ns\n",
+		       "  pairs %llu  p50 %llu ns  p99 %llu ns",
 		       q->queue, mmiotrap_kind_str(q->kind), (unsigned long long)q->writes,
 		       (unsigned long long)q->fast, (unsigned long long)q->exits,
 		       (unsigned long long)q->value, (unsigned long long)q->pairs,
 		       (unsigned long long)mmiotrap_lat_quantile(q->lat, 0.5),
 		       (unsigned long long)mmiotrap_lat_quantile(q->lat, 0.99));
+		print_route(q);
+		putchar('\n');
+	}
 }
 
 static void print_text(const struct mmiotrap_stats *st)
@@ -212,6 +245,7 @@ static void prom_queues(FILE *f, const struct mmiotrap_stats *st)
 	static const char *const lat = "mmiotrap_doorbell_interrupt_latency_seconds";
 	const struct mmiotrap_stats_region *r;
 	const struct mmiotrap_stats_queue *q;
+	char route[64];
 	int i, j;
 
 	prom_family(f, "mmiotrap_queue_writes_total", "counter",
@@ -231,7 +265,7 @@ static void prom_queues(FILE *f, const struct mmiotrap_stats *st)
 			fprintf(f, "} %llu\n", (unsigned long long)q->value);
 		}
 	prom_family(f, lat, "histogram",
-		    "Time from a queue's first doorbell since its last answer to its VM's next interrupt (docs/latency.md).");
+		    "Time from a queue's first doorbell since its last answer to the next interrupt of its route, or of its VM while it learns one (docs/latency.md).");
 	/* Only rows whose writes open intervals have one. */
 	mmiotrap_stats_for_each(r, st, i)
 		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++)
@@ -245,6 +279,27 @@ static void prom_queues(FILE *f, const struct mmiotrap_stats *st)
 				continue;
 			prom_queue(f, "mmiotrap_queue_unmeasured_total", r, q);
 			fprintf(f, "} %llu\n", (unsigned long long)q->no_slot);
+		}
+	prom_family(f, "mmiotrap_queue_route_confirmed", "gauge",
+		    "1 if a queue waits for the interrupt route it learned (label route), 0 while it takes any interrupt of its VM.");
+	mmiotrap_stats_for_each(r, st, i)
+		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++) {
+			if (!mmiotrap_kind_asks(q->kind))
+				continue;
+			mmiotrap_irq_route_str(q->route, route, sizeof(route));
+			prom_queue(f, "mmiotrap_queue_route_confirmed", r, q);
+			fputc(',', f);
+			prom_label(f, "route", q->route_confirmed ? route : "");
+			fprintf(f, "} %d\n", q->route_confirmed);
+		}
+	prom_family(f, "mmiotrap_queue_route_relearns_total", "counter",
+		    "Confirmed interrupt routes a queue dropped after other routes' interrupts passed its open interval, to learn again.");
+	mmiotrap_stats_for_each(r, st, i)
+		for (j = 0; (q = mmiotrap_stats_queue(r, j)); j++) {
+			if (!mmiotrap_kind_asks(q->kind))
+				continue;
+			prom_queue(f, "mmiotrap_queue_route_relearns_total", r, q);
+			fprintf(f, "} %llu\n", (unsigned long long)q->relearns);
 		}
 }
 

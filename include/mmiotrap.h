@@ -194,6 +194,14 @@ int mmiotrap_decoder_by_name(const char *name);
 const char *mmiotrap_decoder_str(enum mmiotrap_decoder decoder);
 /* "sq_tail", "cq_head", ... for enum mmiotrap_kind. */
 const char *mmiotrap_kind_str(enum mmiotrap_kind kind);
+/* "none", "msi" or "line" for enum mmiotrap_irq_kind. */
+const char *mmiotrap_irq_kind_str(enum mmiotrap_irq_kind kind);
+/*
+ * An interrupt route (struct mmiotrap_queue_stats) as mmiotrap-inject's
+ * steps name it: "msi:0xADDRESS:0xDATA", "line:GSI", or "none" for 0.
+ * Returns what snprintf() does.
+ */
+int mmiotrap_irq_route_str(__u64 route, char *buf, size_t size);
 
 /*
  * The decoder table: what each decoder's parameters are called, where they
@@ -379,6 +387,16 @@ struct mmiotrap_stats_queue {
 	__u64 no_slot;		/* intervals not measured: their VM's slots were all taken */
 	bool open;		/* an interval waits for its interrupt */
 	__u64 lat[MMIOTRAP_LAT_BUCKETS];	/* log2 buckets of ns */
+	/*
+	 * The interrupt route the queue waits for (docs/latency.md): learned
+	 * once it answered the queue alone route_seen times, confirmed from
+	 * MMIOTRAP_ROUTE_CONFIRM on; 0 while none has.
+	 */
+	__u64 route;
+	__u32 route_seen;
+	bool route_confirmed;
+	__u32 foreign;		/* other routes' interrupts its open interval let pass */
+	__u64 relearns;		/* confirmed routes dropped, to learn again */
 };
 
 /* Region @r's @i-th queue, or NULL beyond. */

@@ -313,6 +313,31 @@ struct mmiotrap_queue_key {
 	__u64 gen;		/* mmiotrap_region.gen */
 };
 
+/*
+ * An interrupt's route, as one number: an MSI's (address, data) or a
+ * line's GSI, the kind in bits 33:32 (never 0). MSI: address bits 31:2
+ * (bits 1:0 are "don't care" on x86) in 63:34, address bits 55:40 (the
+ * x2APIC destination's bits 23:8) in 31:16, data bits 15:0 (the rest is
+ * reserved) in 15:0. Line: the GSI in 31:0.
+ */
+enum mmiotrap_irq_kind {
+	MMIOTRAP_IRQ_NONE	= 0,
+	MMIOTRAP_IRQ_MSI	= 1,
+	MMIOTRAP_IRQ_LINE	= 2,
+};
+
+#define MMIOTRAP_ROUTE_KIND_SHIFT	32
+#define MMIOTRAP_ROUTE_KIND(route)	(((route) >> MMIOTRAP_ROUTE_KIND_SHIFT) & 3)
+
+/*
+ * A queue row pairs its doorbells with any interrupt of its VM until one
+ * route has answered it alone ROUTE_CONFIRM times; from then on only with
+ * that route's, until ROUTE_PATIENCE interrupts of other routes passed its
+ * open interval in a row: it drops the route and learns again.
+ */
+#define MMIOTRAP_ROUTE_CONFIRM		4
+#define MMIOTRAP_ROUTE_PATIENCE		64
+
 struct mmiotrap_queue_stats {
 	__u64 writes;		/* matched writes */
 	__u64 fast;		/* of them, completed by an ioeventfd */
@@ -322,8 +347,11 @@ struct mmiotrap_queue_stats {
 	__u64 pairs;		/* intervals closed by an interrupt */
 	__u64 lat_sum_ns;	/* their lengths summed */
 	__u64 no_slot;		/* doorbells that found every slot of their VM taken */
-	__u64 reserved;
+	__u64 route;		/* the interrupt route learned (MMIOTRAP_ROUTE_*); 0: none */
 	__u64 lat[MMIOTRAP_LAT_BUCKETS];
+	__u32 route_seen;	/* lone closes by route: MMIOTRAP_ROUTE_CONFIRM of them confirm it */
+	__u32 foreign;		/* other routes' interrupts since the last close, route confirmed */
+	__u64 relearns;		/* confirmed routes dropped after MMIOTRAP_ROUTE_PATIENCE foreign */
 };
 
 /* Open intervals one VM can have at once: more are counted in no_slot. */

@@ -2,7 +2,8 @@
 /*
  * What a region takes, written once for the trap and for userspace (the
  * library, the subscriber's exit dispatch, emulators): which writes are
- * the region's, and which of them an ioeventfd completes in the kernel.
+ * the region's, which of them an ioeventfd completes in the kernel, and
+ * which interrupt route a queue row waits for.
  */
 #ifndef MMIOTRAP_RULES_H
 #define MMIOTRAP_RULES_H
@@ -43,6 +44,26 @@ static __always_inline int mmiotrap_region_fast(const struct mmiotrap_region *r,
 {
 	return (r->fast_widths & width) &&
 	       !((addr - r->addr) & (mmiotrap_fast_stride(r->fast_widths) - 1));
+}
+
+/* kvm_msi_set_irq's (address, data) as a route (include/mmiotrap_abi.h). */
+static __always_inline __u64 mmiotrap_msi_route(__u64 address, __u64 data)
+{
+	return (address & 0xfffffffcULL) << 32 |
+	       (__u64)MMIOTRAP_IRQ_MSI << MMIOTRAP_ROUTE_KIND_SHIFT |
+	       ((address >> 40) & 0xffff) << 16 | (data & 0xffff);
+}
+
+/* kvm_set_irq's GSI as a route. */
+static __always_inline __u64 mmiotrap_line_route(__u32 gsi)
+{
+	return (__u64)MMIOTRAP_IRQ_LINE << MMIOTRAP_ROUTE_KIND_SHIFT | gsi;
+}
+
+/* A queue row waits for its route alone once the route answered it alone this often. */
+static __always_inline int mmiotrap_route_confirmed(__u64 route, __u32 seen)
+{
+	return route && seen >= MMIOTRAP_ROUTE_CONFIRM;
 }
 
 #endif /* MMIOTRAP_RULES_H */

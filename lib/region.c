@@ -790,3 +790,31 @@ const char *mmiotrap_kind_str(enum mmiotrap_kind kind)
 
 	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
 }
+
+const char *mmiotrap_irq_kind_str(enum mmiotrap_irq_kind kind)
+{
+	static const char *const names[] = {
+		[MMIOTRAP_IRQ_NONE] = "none",
+		[MMIOTRAP_IRQ_MSI]  = "msi",
+		[MMIOTRAP_IRQ_LINE] = "line",
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
+}
+
+/* mmiotrap_msi_route() and mmiotrap_line_route() undone. */
+int mmiotrap_irq_route_str(__u64 route, char *buf, size_t size)
+{
+	enum mmiotrap_irq_kind kind = route ? MMIOTRAP_ROUTE_KIND(route) : MMIOTRAP_IRQ_NONE;
+	unsigned long long address;
+
+	switch (kind) {
+	case MMIOTRAP_IRQ_MSI:
+		address = (route >> 32 & 0xfffffffc) | (route >> 16 & 0xffff) << 40;
+		return snprintf(buf, size, "msi:0x%llx:0x%x", address, (unsigned int)(route & 0xffff));
+	case MMIOTRAP_IRQ_LINE:
+		return snprintf(buf, size, "line:%u", (unsigned int)route);
+	default:
+		return snprintf(buf, size, "%s", mmiotrap_irq_kind_str(kind));
+	}
+}

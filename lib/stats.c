@@ -10,6 +10,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "internal.h"
+#include "mmiotrap_rules.h"
 
 struct mmiotrap_stats {
 	__u64 ts_ns;
@@ -216,6 +217,11 @@ static int attach_queues(struct mmiotrap_stats *st, const struct queue_rows *row
 		q->no_slot = v->no_slot;
 		q->open = v->open_ns != 0;
 		memcpy(q->lat, v->lat, sizeof(q->lat));
+		q->route = v->route;
+		q->route_seen = v->route ? v->route_seen : 0;
+		q->route_confirmed = mmiotrap_route_confirmed(v->route, v->route_seen);
+		q->foreign = v->foreign;
+		q->relearns = v->relearns;
 		st->nr_queues++;
 	}
 	for (lo = 0; lo < st->nr; lo++)

@@ -16,5 +16,5 @@ teardown() {
 @test "opts, NULL handles, positional arguments and refusals behave as documented" {
 	run "$BUILD/api-test"
 	assert_success
-	assert_output "36 passed, 0 failed"
+	assert_output "46 passed, 0 failed"
 }

@@ -28,8 +28,8 @@
 
 #define PROG		"mmiotrap-inject"
 #define USAGE		PROG " [-j] [--go FIFO] [--pin-root DIR] STEP..."
-#define STEP_SYNTAX	"{mmio|pio|read|in}:ADDR:WIDTH:COUNT[:START[:STEP]], outs:PORT:WIDTH:N" \
-			" or fast:ADDR:COUNT[:STRIDE]"
+#define STEP_SYNTAX	"{mmio|pio|read|in}:ADDR:WIDTH:COUNT[:START[:STEP]], outs:PORT:WIDTH:N," \
+			" fast:ADDR:COUNT[:STRIDE], msi:ADDR:DATA[:COUNT] or line:GSI:LEVEL[:COUNT]"
 #define MAX_STEPS	64
 /* kvm_mmio's type and kvm_pio's rw, as the kernel traces them. */
 #define KVM_TRACE_MMIO_READ	1
@@ -39,7 +39,7 @@
 /* More than the trap looks at, so that its cut-off is tested. */
 #define OUTS_MAX		64
 
-enum kind { MMIO_WRITE, MMIO_READ, PIO_OUT, PIO_IN, PIO_OUTS, FAST_MMIO };
+enum kind { MMIO_WRITE, MMIO_READ, PIO_OUT, PIO_IN, PIO_OUTS, FAST_MMIO, MSI, LINE };
 
 struct step {
 	const char *arg;
@@ -55,6 +55,8 @@ struct injector {
 	int mmio_fd;		/* raw_tp_mmio */
 	int pio_fd;		/* raw_tp_pio */
 	int fast_fd;		/* raw_tp_fast_mmio, where the kernel has it */
+	int msi_fd;		/* raw_tp_msi, where the kernel has it */
+	int line_fd;		/* raw_tp_line, where the kernel has it */
 	bool mmio_val_is_ptr;	/* as the instance was loaded */
 	struct step steps[MAX_STEPS];
 	int nsteps;
@@ -75,6 +77,7 @@ static const struct {
 } kinds[] = {
 	{ "mmio", MMIO_WRITE }, { "read", MMIO_READ }, { "pio", PIO_OUT },
 	{ "in", PIO_IN }, { "outs", PIO_OUTS }, { "fast", FAST_MMIO },
+	{ "msi", MSI }, { "line", LINE },
 };
 
 /* A whole field as a number; strtoull alone accepts signs and blanks. */
@@ -112,6 +115,14 @@ static bool parse_step(const char *arg, struct step *s)
 		s->count = f[1];
 		s->step = n == 3 ? f[2] : 0;
 		return !p && (n == 2 || n == 3) && s->count >= 1 && f[1] == s->count;
+	}
+	/* An interrupt: an MSI's address and data, or a line's GSI and level, COUNT times. */
+	if (s->kind == MSI || s->kind == LINE) {
+		s->addr = f[0];
+		s->start = f[1];
+		s->count = n == 3 ? f[2] : 1;
+		return !p && (n == 2 || n == 3) && s->count >= 1 && (n == 2 || f[2] == s->count) &&
+		       (s->kind == MSI || (s->addr <= UINT32_MAX && s->start <= INT32_MAX));
 	}
 	if (p || n < 3 || (s->kind == PIO_OUTS && n != 3))
 		return false;
@@ -268,8 +279,10 @@ static int open_progs(struct injector *inj, const char *root)
 	inj->pio_fd = link_prog(root, "raw_tp_pio");
 	if (inj->mmio_fd < 0 || inj->pio_fd < 0)
 		return -1;
-	/* Optional, as its tracepoint: a fast step without it fails when it runs. */
+	/* Optional, as their tracepoints: a step without its program fails when it runs. */
 	inj->fast_fd = link_prog_quiet(root, "raw_tp_fast_mmio");
+	inj->msi_fd = link_prog_quiet(root, "raw_tp_msi");
+	inj->line_fd = link_prog_quiet(root, "raw_tp_line");
 	err = read_val_is_ptr(inj);
 	if (err)
 		fprintf(stderr, PROG ": raw_tp_mmio: cannot read mmio_val_is_ptr: %s\n",
@@ -287,6 +300,7 @@ static int test_run(struct injector *inj, const struct step *s, int fd,
 	if (bpf_prog_test_run_opts(fd, &opts)) {
 		fprintf(stderr, PROG ": BPF_PROG_TEST_RUN of %s for step '%s' failed: %s\n",
 			fd == inj->mmio_fd ? "raw_tp_mmio" : fd == inj->pio_fd ? "raw_tp_pio" :
+			fd == inj->msi_fd ? "raw_tp_msi" : fd == inj->line_fd ? "raw_tp_line" :
 			"raw_tp_fast_mmio", s->arg,
 			strerror(errno));
 		return -1;
@@ -307,6 +321,15 @@ static int run_step(struct injector *inj, const struct step *s)
 				return -1;
 		return 0;
 	}
+	/* kvm_msi_set_irq(address, data); kvm_set_irq(gsi, level, irq_source_id). */
+	for (i = 0; s->kind == MSI && i < s->count; i++)
+		if (test_run(inj, s, inj->msi_fd, (__u64[]){ s->addr, s->start }, 2))
+			return -1;
+	for (i = 0; s->kind == LINE && i < s->count; i++)
+		if (test_run(inj, s, inj->line_fd, (__u64[]){ s->addr, s->start, 0 }, 3))
+			return -1;
+	if (s->kind == MSI || s->kind == LINE)
+		return 0;
 	if (s->kind == PIO_OUTS) {
 		/* String I/O: one exit, COUNT elements of WIDTH bytes, values 1..N. */
 		for (i = 0; i < s->count; i++)
@@ -346,7 +369,9 @@ static void *vcpu(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct injector inj = { .mmio_fd = -1, .pio_fd = -1, .fast_fd = -1 };
+	struct injector inj = {
+		.mmio_fd = -1, .pio_fd = -1, .fast_fd = -1, .msi_fd = -1, .line_fd = -1,
+	};
 	struct options opts = {};
 	pthread_t thread;
 	int err;
@@ -373,5 +398,9 @@ int main(int argc, char **argv)
 	close(inj.pio_fd);
 	if (inj.fast_fd >= 0)
 		close(inj.fast_fd);
+	if (inj.msi_fd >= 0)
+		close(inj.msi_fd);
+	if (inj.line_fd >= 0)
+		close(inj.line_fd);
 	return inj.err ? 1 : 0;
 }

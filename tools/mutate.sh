@@ -35,6 +35,10 @@ seq-swap|060-trap-inject 100-capture-mmio|seq swaps pairs: 1, 0, 3, 2, ...
 silent-drop|060-trap-inject 100-capture-mmio|the record of seq 5 is dropped and counted nowhere
 wrong-region|060-trap-inject 100-capture-mmio|an event names the next region id
 filter-ignored|060-trap-inject 200-two-vms|events --vm and --region filter nothing
+route-blind|830-irq-routes|a queue with a confirmed route closes on any interrupt of its VM
+patience-63|830-irq-routes|a confirmed route is dropped after 63 foreign interrupts, not 64
+shared-teaches|830-irq-routes|a close shared with a confirmed row teaches the learning row
+learning-waits|830-irq-routes|a row still learning waits for the route it has seen
 '
 
 # edit FILE PERL-SUBSTITUTION: fail, naming it, if it changed nothing.
@@ -96,6 +100,22 @@ mut_wrong-region() {
 
 mut_filter-ignored() {
 	edit lib/routes.c 's/return \(!s->vm \|\| s->vm == r->vm\) && \(!s->region \|\| s->region == r->id\);/return s \&\& r;/'
+}
+
+mut_route-blind() {
+	edit bpf/trap.bpf.c 's/q->route != route &&\n\t    !foreign_interrupt\(q\)/0 \&\& !foreign_interrupt(q)/'
+}
+
+mut_patience-63() {
+	edit bpf/trap.bpf.c 's/q->foreign < MMIOTRAP_ROUTE_PATIENCE\)/q->foreign < MMIOTRAP_ROUTE_PATIENCE - 1)/'
+}
+
+mut_shared-teaches() {
+	edit bpf/trap.bpf.c 's/(\t\tclosed = closed \? 2 : 1;)/\t\tif (mmiotrap_route_confirmed(q->route, q->route_seen))\n\t\t\tcontinue;\n$1/'
+}
+
+mut_learning-waits() {
+	edit bpf/trap.bpf.c 's/if \(mmiotrap_route_confirmed\(q->route, q->route_seen\) && q->route != route &&/if (q->route \&\& q->route != route \&\&/'
 }
 
 # copy DIR: the working tree as it is, uncommitted changes too, without build output.

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "mmiotrap.h"
+#include "mmiotrap_rules.h"
 
 static int passed, failed;
 static char said[512];
@@ -135,6 +136,36 @@ static void fast_refusals(struct mmiotrap *mt)
 	CHECK("a refused fast region leaves no region behind", n, 0);
 }
 
+/* A route as the trap makes it, printed back as the injector's step names it. */
+static void check_route(const char *what, __u64 route, const char *want)
+{
+	char buf[64];
+
+	mmiotrap_irq_route_str(route, buf, sizeof(buf));
+	if (!strcmp(buf, want)) {
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL %s: wanted %s, got %s\n", what, want, buf);
+}
+
+static void routes(void)
+{
+	check_route("no route", 0, "none");
+	check_route("an MSI", mmiotrap_msi_route(0xfee01000, 0x4022), "msi:0xfee01000:0x4022");
+	/* x2APIC destination bits 23:8 in address_hi; data's reserved half and address bits 1:0 dropped. */
+	check_route("an x2APIC MSI", mmiotrap_msi_route(0x00abcd00fee0200cULL, 0xffff4021),
+		    "msi:0xabcd00fee0200c:0x4021");
+	check_route("GSI 0 is a route", mmiotrap_line_route(0), "line:0");
+	check_route("a line", mmiotrap_line_route(4294967295U), "line:4294967295");
+	CHECK("an MSI's kind", MMIOTRAP_ROUTE_KIND(mmiotrap_msi_route(0xfee00000, 0)), MMIOTRAP_IRQ_MSI);
+	CHECK("a line's kind", MMIOTRAP_ROUTE_KIND(mmiotrap_line_route(5)), MMIOTRAP_IRQ_LINE);
+	CHECK("irq kind names", strcmp(mmiotrap_irq_kind_str(MMIOTRAP_IRQ_LINE), "line"), 0);
+	CHECK("confirmed at 4", mmiotrap_route_confirmed(mmiotrap_line_route(0), 4), 1);
+	CHECK("learning at 3", mmiotrap_route_confirmed(mmiotrap_line_route(0), 3), 0);
+}
+
 int main(void)
 {
 	MMIOTRAP_OPTS(mmiotrap_opts, opts, .pin_root = getenv("MMIOTRAP_PIN_ROOT"));
@@ -151,6 +182,7 @@ int main(void)
 	null_handles();
 	regions(mt);
 	fast_refusals(mt);
+	routes();
 	mmiotrap_close(mt);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
