@@ -761,3 +761,61 @@ vms:
 		"13: key 'decoder': a device gives no bitfield: want nvme, virtio-pci, virtio-legacy or raw" \
 		"16: key 'device': empty"
 }
+
+@test "a region of the VM's doorbells takes a bus and a range to find them in, both addr and len" {
+	f=$BATS_TEST_TMPDIR/bells.yaml
+	cat >"$f" <<-'EOF'
+	vms:
+	  - vm: {name: web-1}
+	    regions:
+	      - name: all
+	        doorbells: ioeventfds
+	      - name: notify
+	        doorbells: ioeventfds
+	        bus: mmio
+	        addr: 0xfe000000
+	        len: 0x4000
+	        widths: [2, 4]
+	      - name: half
+	        doorbells: ioeventfds
+	        addr: 0x1000
+	      - name: what
+	        doorbells: eventfds
+	      - name: legacy
+	        doorbells: ioeventfds
+	        bus: pio
+	        decoder: virtio-legacy
+	      - name: dev
+	        device: vblk0
+	        doorbells: ioeventfds
+	        len: 4
+	      - name: far
+	        doorbells: ioeventfds
+	        bus: pio
+	        addr: 0xff00
+	        len: 0x200
+	EOF
+	invalid "$f" \
+		"12: key 'len': missing from region 'half' (doorbells in a range need addr and len)" \
+		"16: key 'doorbells': want ioeventfds, got 'eventfds'" \
+		"17: key 'queues': missing from region 'legacy' (decoder virtio-legacy needs it)" \
+		"21: key 'len': not with device: the device gives it" \
+		"29: key 'len': pio 0xff00 len 0x200 runs past the end of the 64 KiB port space"
+	# Two ranges that overlap are no overlap yet: the regions found are checked at apply.
+	sed -i -e '/name: half/,$d' "$f"
+	cat >>"$f" <<-'EOF'
+	      - name: also
+	        doorbells: ioeventfds
+	        addr: 0xfe000000
+	        len: 0x4000
+	      - name: legacy
+	        doorbells: ioeventfds
+	        bus: pio
+	        decoder: virtio-legacy
+	        queues: 2
+	      - {name: dev, device: vblk0, doorbells: ioeventfds}
+	EOF
+	run "$MT" policy validate "$f"
+	assert_success
+	assert_output "$f: valid, 1 VM, 5 regions"
+}
