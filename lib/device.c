@@ -79,6 +79,15 @@ static bool is_device(json_t *dev, const char *id)
 	return num(dev, "bus") == bus && num(dev, "slot") == slot && num(dev, "function") == fn;
 }
 
+/*
+ * The devices behind a bridge: PciBridgeInfo's, beside its bus (QEMU lists
+ * them once the firmware has given the bridge a secondary bus number).
+ */
+static json_t *behind(json_t *bridge)
+{
+	return json_object_get(json_object_get(bridge, "pci_bridge"), "devices");
+}
+
 static json_t *find_in(json_t *devices, const char *id)
 {
 	json_t *dev, *found;
@@ -87,8 +96,7 @@ static json_t *find_in(json_t *devices, const char *id)
 	json_array_foreach(devices, i, dev) {
 		if (is_device(dev, id))
 			return dev;
-		found = find_in(json_object_get(json_object_get(json_object_get(dev,
-				"pci_bridge"), "bus"), "devices"), id);
+		found = find_in(behind(dev), id);
 		if (found)
 			return found;
 	}
