@@ -298,6 +298,18 @@ policy_regions() {
 	assert_failure
 	assert_output "mmiotrap: $f:4: key 'doorbells': vm '$name' (pid $vm_pid): no ioeventfd in mmio 0xd0000000 len 0x2000 (yet)"
 	assert_equal "$("$MT" -j region list)" "[]"
+	# A region found may not take the name of another of the file.
+	cat >"$f" <<-YAML
+	vms:
+	  - vm: {name: $name}
+	    regions:
+	      - {name: x, doorbells: ioeventfds}
+	      - {name: x.0, bus: pio, addr: 0x600, len: 2}
+	YAML
+	run "$MT" policy apply "$f"
+	assert_failure
+	assert_output "mmiotrap: $f:5: key 'name': 'x.0' names two regions: one of 'x' (line 4) and one of 'x.0' (line 5)"
+	assert_equal "$("$MT" -j region list)" "[]"
 	release
 }
 

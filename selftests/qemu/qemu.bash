@@ -41,8 +41,8 @@
 #
 # QEMU_QMP_FORM says how the QMP socket is given on the command line:
 # "qmp" (the default), -qmp unix:PATH; "mon", -chardev socket,id=qmp,path=PATH
-# plus -mon chardev=qmp,mode=control. Either way the
-# socket is $QEMU_ROOT/NAME/qmp.sock, and policies find it on the command line.
+# plus -mon chardev=qmp,mode=control. Either way the socket is
+# $QEMU_ROOT/NAME/qmp.sock, and policies find it on the command line.
 #
 # Every VM keeps its files in $QEMU_ROOT/NAME: qmp.sock, nvme.trace (QEMU's
 # "log" trace backend), debugcon.log (SeaBIOS' debug port 0x402 and the boot
