@@ -696,6 +696,27 @@ static int execute(struct plan *pl)
 	return 0;
 }
 
+/* The plan: the removed, then the wanted regions in the file's order, as they will be. */
+static void tell_plan(const struct plan *pl)
+{
+	mmiotrap_policy_plan_fn fn = OPTS_GET(pl->opts, plan, NULL);
+	void *ctx = OPTS_GET(pl->opts, ctx, NULL);
+	static const enum mmiotrap_policy_change kinds[] = {
+		[KEEP] = MMIOTRAP_POLICY_KEPT, [ADD] = MMIOTRAP_POLICY_ADDED,
+		[CHANGE] = MMIOTRAP_POLICY_CHANGED,
+	};
+	struct mmiotrap_region o;
+	int i;
+
+	for (i = 0; fn && i < pl->nlive; i++)
+		if (pl->drop[i] && pl->wanted[i] < 0)
+			fn(ctx, MMIOTRAP_POLICY_REMOVED, &pl->live[i]);
+	for (i = 0; fn && i < pl->nwant; i++) {
+		o = desired(pl, i);
+		fn(ctx, kinds[pl->want[i].change], &o);
+	}
+}
+
 /* Say what changed: the removed, then the wanted regions in the file's order. */
 static void report(const struct plan *pl)
 {
@@ -728,7 +749,10 @@ static int plan_apply(struct plan *pl)
 	if (!err)
 		err = check_room(pl);
 	if (!err)
-		err = execute(pl);
+		tell_plan(pl);
+	if (err || OPTS_GET(pl->opts, dry_run, false))
+		return err;
+	err = execute(pl);
 	if (!err)
 		report(pl);
 	return err;

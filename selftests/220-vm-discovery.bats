@@ -258,9 +258,15 @@ policy_regions() {
 	load_trap
 	hold -name "$name" "${BELLS[@]}" "${BELL_WRITES[@]}"
 	bells_policy "$f" "$name"
+	# Side by side, merged; length 0 taken as 4 bytes; 0xd0003000 out of the range.
+	run "$MT" policy apply --dry-run "$f"
+	assert_success
+	assert_output "$(printf '%s\n' "add bells.0  vm $vm_pid  mmio 0xd0000000 len 0x8  raw" \
+		"add bells.1  vm $vm_pid  mmio 0xd0001000 len 0x4  raw" \
+		"add ports.0  vm $vm_pid  pio 0x600 len 0x2  raw")"
+	assert_equal "$("$MT" -j region list)" "[]"
 	run "$MT" policy apply "$f"
 	assert_success
-	# Side by side, merged; length 0 taken as 4 bytes; 0xd0003000 out of the range.
 	assert_output "$(printf 'added %s\n' bells.0 bells.1 ports.0)"
 	assert_equal "$(policy_regions)" \
 		"[[\"bells.0\",\"mmio\",$((0xd0000000)),8,[4]],[\"bells.1\",\"mmio\",$((0xd0001000)),4,[4]],[\"ports.0\",\"pio\",$((0x600)),2,[1,2,4,8]]]"
