@@ -677,7 +677,7 @@ static void device_keys(struct parser *ps, yaml_node_t *map, struct policy_regio
  * apply makes are checked for overlap then.
  */
 static void doorbells_keys(struct parser *ps, yaml_node_t *map, struct policy_region *r,
-			   struct walk *w, const char *what)
+			   const struct walk *w, const char *what)
 {
 	unsigned int range = BIT(K_ADDR) | BIT(K_LEN);
 	struct walk need = *w;
