@@ -77,8 +77,8 @@ static json_int_t num(json_t *obj, const char *key)
 	return json_integer_value(json_object_get(obj, key));
 }
 
-/* Is @dev the one @id names: its qdev id, or "[BUS:]SLOT.FN" in hex? */
-static bool is_device(json_t *dev, const char *id)
+/* Is @dev the one @id names: its qdev id, or (@pci_too) "[BUS:]SLOT.FN" in hex? */
+static bool is_device(json_t *dev, const char *id, bool pci_too)
 {
 	const char *qdev = json_string_value(json_object_get(dev, "qdev_id"));
 	unsigned int bus = 0, slot, fn;
@@ -86,6 +86,8 @@ static bool is_device(json_t *dev, const char *id)
 
 	if (qdev && *qdev && !strcmp(qdev, id))
 		return true;
+	if (!pci_too)
+		return false;
 	if (sscanf(id, "%x:%x.%x%c", &bus, &slot, &fn, &end) != 3 &&
 	    (bus = 0, sscanf(id, "%x.%x%c", &slot, &fn, &end) != 2))
 		return false;
@@ -101,15 +103,15 @@ static json_t *behind(json_t *bridge)
 	return json_object_get(json_object_get(bridge, "pci_bridge"), "devices");
 }
 
-static json_t *find_in(json_t *devices, const char *id)
+static json_t *find_in(json_t *devices, const char *id, bool pci_too)
 {
 	json_t *dev, *found;
 	size_t i;
 
 	json_array_foreach(devices, i, dev) {
-		if (is_device(dev, id))
+		if (is_device(dev, id, pci_too))
 			return dev;
-		found = find_in(behind(dev), id);
+		found = find_in(behind(dev), id, pci_too);
 		if (found)
 			return found;
 	}
@@ -146,49 +148,48 @@ static int qom_devfn(struct ctx *c, const char *path)
  * bridge, found the same way, the device among those behind it; or a
  * host bridge, no PCI device, the device on a root bus.
  */
-static json_t *find_at(struct ctx *c, json_t *buses, const char *path, int devfn, int depth)
+static int find_at(struct ctx *c, json_t *buses, const char *path, int devfn, int depth,
+		   json_t **dev)
 {
-	json_t *link = qom_get(c, path, "parent_bus"), *bus, *dev = NULL, *bridge;
+	json_t *link = qom_get(c, path, "parent_bus"), *bus, *bridge;
 	char above[256], *slash;
-	int bdevfn, n = 0;
+	int bdevfn, err, n = 0;
 	size_t i;
 
 	snprintf(above, sizeof(above), "%s", json_string_value(link) ?: "");
 	json_decref(link);
 	slash = strrchr(above, '/');
-	if (!slash || slash == above) {
-		fail(c, -ENODEV, "device '%s': %s has no PCI bus", c->id, path);
-		return NULL;
-	}
+	if (!slash || slash == above)
+		return fail(c, -ENODEV, "device '%s': %s has no PCI bus", c->id, path);
 	*slash = '\0';
 	bdevfn = qom_devfn(c, above);
 	if (bdevfn >= 0) {
-		if (depth == QOM_MAX_DEPTH) {
-			fail(c, -ELOOP, "device '%s': more than %d bridges above it", c->id,
-			     QOM_MAX_DEPTH);
-			return NULL;
-		}
-		bridge = find_at(c, buses, above, bdevfn, depth + 1);
-		dev = bridge ? at_devfn(behind(bridge), devfn) : NULL;
-		if (bridge && !dev)
-			fail(c, -EAGAIN, "device '%s': not in query-pci behind bridge %s (yet: the firmware numbers the bus)",
-			     c->id, above);
-		return dev;
+		if (depth == QOM_MAX_DEPTH)
+			return fail(c, -ELOOP, "device '%s': more than %d bridges above it", c->id,
+				    QOM_MAX_DEPTH);
+		err = find_at(c, buses, above, bdevfn, depth + 1, &bridge);
+		if (err)
+			return err;
+		*dev = at_devfn(behind(bridge), devfn);
+		if (!*dev)
+			return fail(c, -EAGAIN, "device '%s': not in query-pci behind bridge %s (yet: the firmware numbers its bus)",
+				    c->id, above);
+		return 0;
 	}
 	/* Root buses are few, and are each a host bridge's: one with the slot is the one. */
 	json_array_foreach(buses, i, bus) {
 		if (at_devfn(json_object_get(bus, "devices"), devfn)) {
-			dev = at_devfn(json_object_get(bus, "devices"), devfn);
+			*dev = at_devfn(json_object_get(bus, "devices"), devfn);
 			n++;
 		}
 	}
 	if (n > 1)
-		fail(c, -ENODEV, "device '%s': %d root buses have a device at %02x.%x: name it by id or PCI address",
-		     c->id, n, devfn >> 3, devfn & 7);
-	else if (!n)
-		fail(c, -ENODEV, "device '%s': no device at %02x.%x of a root bus in query-pci",
-		     c->id, devfn >> 3, devfn & 7);
-	return n == 1 ? dev : NULL;
+		return fail(c, -ENODEV, "device '%s': %d root buses have a device at %02x.%x: name it by id or PCI address",
+			    c->id, n, devfn >> 3, devfn & 7);
+	if (!n)
+		return fail(c, -ENODEV, "device '%s': no device at %02x.%x of a root bus in query-pci",
+			    c->id, devfn >> 3, devfn & 7);
+	return 0;
 }
 
 /*
@@ -205,8 +206,8 @@ static int find_by_path(struct ctx *c, json_t *buses)
 	snprintf(c->path, sizeof(c->path), "%s", c->id);
 	if (!strncmp(c->id, QOM_PERIPHERAL, strlen(QOM_PERIPHERAL)) && *id && !strchr(id, '/')) {
 		json_array_foreach(buses, i, bus) {
-			c->dev = find_in(json_object_get(bus, "devices"), id);
-			if (c->dev && !strcmp(json_string_value(json_object_get(c->dev, "qdev_id")) ?: "", id))
+			c->dev = find_in(json_object_get(bus, "devices"), id, false);
+			if (c->dev)
 				return 0;
 		}
 		return fail(c, -ENODEV, "no device '%s' (by id %s) in query-pci", c->id, id);
@@ -215,8 +216,7 @@ static int find_by_path(struct ctx *c, json_t *buses)
 	if (devfn < 0)
 		return fail(c, -ENODEV, "device '%s': no PCI device at that QOM path (it has no addr)",
 			    c->id);
-	c->dev = find_at(c, buses, c->id, devfn, 0);
-	return c->dev ? 0 : -ENODEV;
+	return find_at(c, buses, c->id, devfn, 0, &c->dev);
 }
 
 static int find_device(struct ctx *c, json_t *buses)
@@ -228,7 +228,7 @@ static int find_device(struct ctx *c, json_t *buses)
 	if (c->id[0] == '/')
 		return find_by_path(c, buses);
 	json_array_foreach(buses, i, bus) {
-		c->dev = find_in(json_object_get(bus, "devices"), c->id);
+		c->dev = find_in(json_object_get(bus, "devices"), c->id, true);
 		if (!c->dev)
 			continue;
 		qdev = json_string_value(json_object_get(c->dev, "qdev_id"));
