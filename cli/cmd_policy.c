@@ -122,10 +122,15 @@ static int apply_error(const struct cli *cli, const struct mmiotrap_policy *p, i
 	return cli_error(cli, "%s:%d: key '%s': %s", e->file, e->line, e->key, e->message);
 }
 
-/* The changes, by kind: removed, changed, added. */
+/* What an apply tells: the changes by kind (removed, changed, added), and the plan. */
+struct told {
+	json_t *changes[MMIOTRAP_POLICY_KEPT];
+	json_t *plan;
+};
+
 static void collect(void *ctx, enum mmiotrap_policy_change change, const char *name)
 {
-	json_array_append_new(((json_t **)ctx)[change], json_string(name));
+	json_array_append_new(((struct told *)ctx)->changes[change], json_string(name));
 }
 
 static void print_names(json_t *names, const char *what)
@@ -170,7 +175,7 @@ static void collect_plan(void *ctx, enum mmiotrap_policy_change change,
 				(json_int_t)r->vm);
 
 	json_object_update_new(obj, region_json(r));
-	json_array_append_new(((json_t **)ctx)[MMIOTRAP_POLICY_KEPT], obj);
+	json_array_append_new(((struct told *)ctx)->plan, obj);
 }
 
 static void print_plan(const struct cli *cli, json_t *plan)
@@ -199,9 +204,10 @@ static void print_plan(const struct cli *cli, json_t *plan)
 
 static int apply(const struct cli *cli, struct mmiotrap_policy *p, bool dry_run)
 {
-	/* By kind, as collect() and collect_plan() file them; the plan last. */
-	json_t *changes[] = { json_array(), json_array(), json_array(), json_array() };
-	MMIOTRAP_OPTS(mmiotrap_policy_apply_opts, opts, .fn = collect, .ctx = changes,
+	struct told told = {
+		.changes = { json_array(), json_array(), json_array() }, .plan = json_array(),
+	};
+	MMIOTRAP_OPTS(mmiotrap_policy_apply_opts, opts, .fn = collect, .ctx = &told,
 		      .plan = dry_run ? collect_plan : NULL, .dry_run = dry_run);
 	struct mmiotrap *mt = NULL;
 	int err, i;
@@ -211,13 +217,14 @@ static int apply(const struct cli *cli, struct mmiotrap_policy *p, bool dry_run)
 	else if ((err = mmiotrap_policy_apply(mt, p, &opts)))
 		err = apply_error(cli, p, err);
 	else if (dry_run)
-		print_plan(cli, changes[MMIOTRAP_POLICY_KEPT]);
+		print_plan(cli, told.plan);
 	else
-		report(cli, changes);
+		report(cli, told.changes);
 	if (mt)
 		mmiotrap_close(mt);
-	for (i = 0; i < 4; i++)
-		json_decref(changes[i]);
+	for (i = 0; i < MMIOTRAP_POLICY_KEPT; i++)
+		json_decref(told.changes[i]);
+	json_decref(told.plan);
 	return err;
 }
 
