@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mmiotrap policy validate FILE
- * mmiotrap policy apply [--watch] FILE
+ * mmiotrap policy apply [--watch | --dry-run] FILE
  * mmiotrap policy show
  *
  * The library reads, checks and applies the file; this prints what it says.
@@ -122,10 +122,15 @@ static int apply_error(const struct cli *cli, const struct mmiotrap_policy *p, i
 	return cli_error(cli, "%s:%d: key '%s': %s", e->file, e->line, e->key, e->message);
 }
 
-/* The changes, by kind: removed, changed, added. */
+/* What an apply tells: the changes by kind (removed, changed, added), and the plan. */
+struct told {
+	json_t *changes[MMIOTRAP_POLICY_KEPT];
+	json_t *plan;
+};
+
 static void collect(void *ctx, enum mmiotrap_policy_change change, const char *name)
 {
-	json_array_append_new(((json_t **)ctx)[change], json_string(name));
+	json_array_append_new(((struct told *)ctx)->changes[change], json_string(name));
 }
 
 static void print_names(json_t *names, const char *what)
@@ -155,10 +160,55 @@ static void report(const struct cli *cli, json_t **changes)
 		printf("nothing to change\n");
 }
 
-static int apply(const struct cli *cli, struct mmiotrap_policy *p)
+static json_t *region_json(const struct mmiotrap_region *r);
+
+static const char *const plan_words[] = {
+	[MMIOTRAP_POLICY_REMOVED] = "remove", [MMIOTRAP_POLICY_CHANGED] = "change",
+	[MMIOTRAP_POLICY_ADDED] = "add", [MMIOTRAP_POLICY_KEPT] = "keep",
+};
+
+/* Each region of the outcome, with what apply does to it: the plan, as JSON. */
+static void collect_plan(void *ctx, enum mmiotrap_policy_change change,
+			 const struct mmiotrap_region *r)
 {
-	json_t *changes[] = { json_array(), json_array(), json_array() };
-	MMIOTRAP_OPTS(mmiotrap_policy_apply_opts, opts, .fn = collect, .ctx = changes);
+	json_t *obj = json_pack("{s:s, s:I}", "change", plan_words[change], "vm",
+				(json_int_t)r->vm);
+
+	json_object_update_new(obj, region_json(r));
+	json_array_append_new(((struct told *)ctx)->plan, obj);
+}
+
+static void print_plan(const struct cli *cli, json_t *plan)
+{
+	json_t *r;
+	size_t i;
+	__u64 addr, len;
+
+	if (cli->json) {
+		cli_json(cli, json_pack("{s:b, s:O}", "dry_run", true, "plan", plan));
+		return;
+	}
+	json_array_foreach(plan, i, r) {
+		cli_u64_of(json_object_get(r, "addr"), &addr);
+		cli_u64_of(json_object_get(r, "len"), &len);
+		printf("%s %s  vm %lld  %s 0x%llx len 0x%llx  %s\n",
+		       json_string_value(json_object_get(r, "change")),
+		       json_string_value(json_object_get(r, "name")),
+		       json_integer_value(json_object_get(r, "vm")),
+		       json_string_value(json_object_get(r, "bus")), (unsigned long long)addr,
+		       (unsigned long long)len, json_string_value(json_object_get(r, "decoder")));
+	}
+	if (!json_array_size(plan))
+		printf("no region\n");
+}
+
+static int apply(const struct cli *cli, struct mmiotrap_policy *p, bool dry_run)
+{
+	struct told told = {
+		.changes = { json_array(), json_array(), json_array() }, .plan = json_array(),
+	};
+	MMIOTRAP_OPTS(mmiotrap_policy_apply_opts, opts, .fn = collect, .ctx = &told,
+		      .plan = dry_run ? collect_plan : NULL, .dry_run = dry_run);
 	struct mmiotrap *mt = NULL;
 	int err, i;
 
@@ -166,25 +216,35 @@ static int apply(const struct cli *cli, struct mmiotrap_policy *p)
 		err = 1;
 	else if ((err = mmiotrap_policy_apply(mt, p, &opts)))
 		err = apply_error(cli, p, err);
+	else if (dry_run)
+		print_plan(cli, told.plan);
 	else
-		report(cli, changes);
+		report(cli, told.changes);
 	if (mt)
 		mmiotrap_close(mt);
-	for (i = 0; i < 3; i++)
-		json_decref(changes[i]);
+	for (i = 0; i < MMIOTRAP_POLICY_KEPT; i++)
+		json_decref(told.changes[i]);
+	json_decref(told.plan);
 	return err;
 }
 
 static int do_apply(struct cli *cli)
 {
-	bool watch = cli->argc && cli_is(cli->argv[0], "--watch");
 	const struct mmiotrap_policy_problem *e;
+	bool watch = false, dry_run = false;
 	struct mmiotrap_policy *p;
 	const char *file;
 	int err;
 
-	if (watch)
+	while (cli->argc && (cli_is(cli->argv[0], "--watch") || cli_is(cli->argv[0], "--dry-run"))) {
+		if (cli_is(cli->argv[0], "--watch"))
+			watch = true;
+		else
+			dry_run = true;
 		cli_next(cli);
+	}
+	if (watch && dry_run)
+		return cli_error(cli, "policy apply: --watch or --dry-run, not both");
 	file = file_arg(cli, "apply");
 	if (!file || read_policy(cli, &p, file))
 		return 1;
@@ -193,7 +253,7 @@ static int do_apply(struct cli *cli)
 		mmiotrap_policy_free(p);
 		return policy_watch(cli, file);
 	}
-	err = mmiotrap_policy_problems(p, &e) ? invalid(cli, p) : apply(cli, p);
+	err = mmiotrap_policy_problems(p, &e) ? invalid(cli, p) : apply(cli, p, dry_run);
 	mmiotrap_policy_free(p);
 	return err;
 }

@@ -469,6 +469,7 @@ enum mmiotrap_policy_change {
 	MMIOTRAP_POLICY_REMOVED,
 	MMIOTRAP_POLICY_CHANGED,
 	MMIOTRAP_POLICY_ADDED,
+	MMIOTRAP_POLICY_KEPT,	/* only to a plan callback */
 };
 
 typedef void (*mmiotrap_policy_change_fn)(void *ctx, enum mmiotrap_policy_change change,
@@ -476,6 +477,10 @@ typedef void (*mmiotrap_policy_change_fn)(void *ctx, enum mmiotrap_policy_change
 
 /* A region of the file left out, and why (a VM not running, a device not found). */
 typedef void (*mmiotrap_policy_skip_fn)(void *ctx, const char *name, const char *why);
+
+/* A region of the outcome, as it is (removed) or will be (the others). */
+typedef void (*mmiotrap_policy_plan_fn)(void *ctx, enum mmiotrap_policy_change change,
+					const struct mmiotrap_region *r);
 
 struct mmiotrap_policy_apply_opts {
 	size_t sz;
@@ -490,6 +495,15 @@ struct mmiotrap_policy_apply_opts {
 	 */
 	bool partial;
 	mmiotrap_policy_skip_fn skip;
+	/*
+	 * Told, with @ctx, once every check has passed and before the first
+	 * change, every region the apply removes, then every region the file
+	 * wants (devices resolved, doorbells found: a region of the file may
+	 * be several), in its order, kept, changed or added.
+	 */
+	mmiotrap_policy_plan_fn plan;
+	/* Check and plan, change nothing: fn is not told. */
+	bool dry_run;
 };
 
 /*

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * A QEMU device, named by its id or PCI address, turned into the region
+ * A QEMU device, named by its id, QOM path or PCI address, turned into the region
  * its doorbells live in, asking the VM itself: query-pci for the BARs, the
  * device's registers and PCI config space read through the monitor as the
  * guest would read them (xp), qom-get for its queue count. Nothing is
@@ -24,11 +24,16 @@
 #define Q35_ECAM_BASE		0xb0000000ULL
 /* QEMU's nvme max_ioqpairs default, when the device cannot be asked. */
 #define QEMU_NVME_IOQPAIRS	64
+/* Where -device ...,id=ID puts the device in the QOM tree. */
+#define QOM_PERIPHERAL		"/machine/peripheral/"
+/* Bridges behind bridges, from a QOM path up to a root bus: no machine has more. */
+#define QOM_MAX_DEPTH		16
 
 struct ctx {
 	struct qmp *q;
 	const char *id;
 	json_t *dev;		/* its query-pci entry */
+	char path[256];		/* its QOM path, for qom-get; "": not known */
 	char *err;
 	size_t size;
 };
@@ -44,15 +49,23 @@ int fail(struct ctx *c, int err, const char *fmt, ...)
 	return err;
 }
 
-/* A machine property; @dflt if it has none. */
-static __u64 machine_u64(struct ctx *c, const char *path, const char *prop, __u64 dflt)
+/* Property @prop of the object at QOM path @path (a new reference); NULL if it has none. */
+static json_t *qom_get(struct ctx *c, const char *path, const char *prop)
 {
 	json_t *args = json_pack("{s:s,s:s}", "path", path, "property", prop), *ret;
 	char err[128];
-	__u64 v = dflt;
 
 	ret = qmp_call(c->q, "qom-get", args, err, sizeof(err));
 	json_decref(args);
+	return ret;
+}
+
+/* A machine property; @dflt if it has none. */
+static __u64 machine_u64(struct ctx *c, const char *path, const char *prop, __u64 dflt)
+{
+	json_t *ret = qom_get(c, path, prop);
+	__u64 v = dflt;
+
 	if (json_is_integer(ret))
 		v = json_integer_value(ret);
 	json_decref(ret);
@@ -64,8 +77,8 @@ static json_int_t num(json_t *obj, const char *key)
 	return json_integer_value(json_object_get(obj, key));
 }
 
-/* Is @dev the one @id names: its qdev id, or "[BUS:]SLOT.FN" in hex? */
-static bool is_device(json_t *dev, const char *id)
+/* Is @dev the one @id names: its qdev id, or (@pci_too) "[BUS:]SLOT.FN" in hex? */
+static bool is_device(json_t *dev, const char *id, bool pci_too)
 {
 	const char *qdev = json_string_value(json_object_get(dev, "qdev_id"));
 	unsigned int bus = 0, slot, fn;
@@ -73,37 +86,155 @@ static bool is_device(json_t *dev, const char *id)
 
 	if (qdev && *qdev && !strcmp(qdev, id))
 		return true;
+	if (!pci_too)
+		return false;
 	if (sscanf(id, "%x:%x.%x%c", &bus, &slot, &fn, &end) != 3 &&
 	    (bus = 0, sscanf(id, "%x.%x%c", &slot, &fn, &end) != 2))
 		return false;
 	return num(dev, "bus") == bus && num(dev, "slot") == slot && num(dev, "function") == fn;
 }
 
-static json_t *find_in(json_t *devices, const char *id)
+/*
+ * The devices behind a bridge: PciBridgeInfo's, beside its bus (QEMU lists
+ * them once the firmware has given the bridge a secondary bus number).
+ */
+static json_t *behind(json_t *bridge)
+{
+	return json_object_get(json_object_get(bridge, "pci_bridge"), "devices");
+}
+
+static json_t *find_in(json_t *devices, const char *id, bool pci_too)
 {
 	json_t *dev, *found;
 	size_t i;
 
 	json_array_foreach(devices, i, dev) {
-		if (is_device(dev, id))
+		if (is_device(dev, id, pci_too))
 			return dev;
-		found = find_in(json_object_get(json_object_get(json_object_get(dev,
-				"pci_bridge"), "bus"), "devices"), id);
+		found = find_in(behind(dev), id, pci_too);
 		if (found)
 			return found;
 	}
 	return NULL;
 }
 
+/* The device in slot and function @devfn of @devices; NULL if none. */
+static json_t *at_devfn(json_t *devices, int devfn)
+{
+	json_t *dev;
+	size_t i;
+
+	json_array_foreach(devices, i, dev)
+		if (num(dev, "slot") == devfn >> 3 && num(dev, "function") == (devfn & 7))
+			return dev;
+	return NULL;
+}
+
+/* Slot and function of the PCI device at QOM path @path (its addr property); -1: none. */
+static int qom_devfn(struct ctx *c, const char *path)
+{
+	json_t *addr = qom_get(c, path, "addr");
+	int devfn = json_is_integer(addr) ? json_integer_value(addr) : -1;
+
+	json_decref(addr);
+	return devfn >= 0 && devfn < 256 ? devfn : -1;
+}
+
+/*
+ * The query-pci entry of the PCI device at QOM path @path, which has
+ * slot and function @devfn. query-pci knows no QOM paths, so the device
+ * is found from the top: its parent bus (a link, read as that bus's path)
+ * hangs from the object above it in the tree, which is either a PCI
+ * bridge, found the same way, the device among those behind it; or a
+ * host bridge, no PCI device, the device on a root bus.
+ */
+static int find_at(struct ctx *c, json_t *buses, const char *path, int devfn, int depth,
+		   json_t **dev)
+{
+	json_t *link = qom_get(c, path, "parent_bus"), *bus, *bridge;
+	char above[256], *slash;
+	int bdevfn, err, n = 0;
+	size_t i;
+
+	snprintf(above, sizeof(above), "%s", json_string_value(link) ?: "");
+	json_decref(link);
+	slash = strrchr(above, '/');
+	if (!slash || slash == above)
+		return fail(c, -ENODEV, "device '%s': %s has no PCI bus", c->id, path);
+	*slash = '\0';
+	bdevfn = qom_devfn(c, above);
+	if (bdevfn >= 0) {
+		if (depth == QOM_MAX_DEPTH)
+			return fail(c, -ELOOP, "device '%s': more than %d bridges above it", c->id,
+				    QOM_MAX_DEPTH);
+		err = find_at(c, buses, above, bdevfn, depth + 1, &bridge);
+		if (err)
+			return err;
+		*dev = at_devfn(behind(bridge), devfn);
+		if (!*dev)
+			return fail(c, -EAGAIN, "device '%s': not in query-pci behind bridge %s (yet: the firmware numbers its bus)",
+				    c->id, above);
+		return 0;
+	}
+	/* Root buses are few, and are each a host bridge's: one with the slot is the one. */
+	json_array_foreach(buses, i, bus) {
+		if (at_devfn(json_object_get(bus, "devices"), devfn)) {
+			*dev = at_devfn(json_object_get(bus, "devices"), devfn);
+			n++;
+		}
+	}
+	if (n > 1)
+		return fail(c, -ENODEV, "device '%s': %d root buses have a device at %02x.%x: name it by id or PCI address",
+			    c->id, n, devfn >> 3, devfn & 7);
+	if (!n)
+		return fail(c, -ENODEV, "device '%s': no device at %02x.%x of a root bus in query-pci",
+			    c->id, devfn >> 3, devfn & 7);
+	return 0;
+}
+
+/*
+ * By QOM path: /machine/peripheral/ID is device ID; any other is asked
+ * for its slot and function and found from its bus.
+ */
+static int find_by_path(struct ctx *c, json_t *buses)
+{
+	const char *id = c->id + strlen(QOM_PERIPHERAL);
+	json_t *bus;
+	size_t i;
+	int devfn;
+
+	snprintf(c->path, sizeof(c->path), "%s", c->id);
+	if (!strncmp(c->id, QOM_PERIPHERAL, strlen(QOM_PERIPHERAL)) && *id && !strchr(id, '/')) {
+		json_array_foreach(buses, i, bus) {
+			c->dev = find_in(json_object_get(bus, "devices"), id, false);
+			if (c->dev)
+				return 0;
+		}
+		return fail(c, -ENODEV, "no device '%s' (by id %s) in query-pci", c->id, id);
+	}
+	devfn = qom_devfn(c, c->id);
+	if (devfn < 0)
+		return fail(c, -ENODEV, "device '%s': no PCI device at that QOM path (it has no addr)",
+			    c->id);
+	return find_at(c, buses, c->id, devfn, 0, &c->dev);
+}
+
 static int find_device(struct ctx *c, json_t *buses)
 {
+	const char *qdev;
 	json_t *bus;
 	size_t i;
 
+	if (c->id[0] == '/')
+		return find_by_path(c, buses);
 	json_array_foreach(buses, i, bus) {
-		c->dev = find_in(json_object_get(bus, "devices"), c->id);
-		if (c->dev)
-			return 0;
+		c->dev = find_in(json_object_get(bus, "devices"), c->id, true);
+		if (!c->dev)
+			continue;
+		qdev = json_string_value(json_object_get(c->dev, "qdev_id"));
+		if (qdev && *qdev)
+			snprintf(c->path, sizeof(c->path), QOM_PERIPHERAL "%s", qdev);
+		return 0;
 	}
 	return fail(c, -ENODEV, "no device '%s' (by id or PCI address) in query-pci", c->id);
 }
@@ -159,16 +290,10 @@ static int read_words(struct ctx *c, __u64 addr, int count, __u32 *words)
 				     (unsigned long long)addr);
 }
 
-/* A property of the device by its id; @dflt if it has none or no id. */
+/* A property of the device; @dflt if it has none or its QOM path is not known. */
 static __u64 qom_u64(struct ctx *c, const char *prop, __u64 dflt)
 {
-	const char *qdev = json_string_value(json_object_get(c->dev, "qdev_id"));
-	char path[256];
-
-	if (!qdev || !*qdev)
-		return dflt;
-	snprintf(path, sizeof(path), "/machine/peripheral/%s", qdev);
-	return machine_u64(c, path, prop, dflt);
+	return *c->path ? machine_u64(c, c->path, prop, dflt) : dflt;
 }
 
 /* NVMe: the doorbells of every queue pair, from BAR0 + 0x1000, CAP.DSTRD read. */

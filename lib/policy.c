@@ -355,7 +355,7 @@ static void missing(struct parser *ps, yaml_node_t *map, const struct walk *w, c
 }
 
 /* Region keys, by their place in region_keys. */
-enum { K_NAME, K_BUS, K_ADDR, K_LEN, K_WIDTHS, K_MODE, K_DECODER, K_DEVICE };
+enum { K_NAME, K_BUS, K_ADDR, K_LEN, K_WIDTHS, K_MODE, K_DECODER, K_DEVICE, K_DOORBELLS };
 
 static bool parse_name(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
 {
@@ -464,6 +464,16 @@ static bool parse_device(struct parser *ps, void *obj, const char *key, yaml_nod
 	return r->device;
 }
 
+/* Where a region's doorbells come from: only what discovery finds, for now. */
+static bool parse_doorbells(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
+{
+	static const char *const sources[] = { "ioeventfds", NULL };
+	struct policy_region *r = obj;
+
+	r->ioeventfds = get_choice(ps, v, key, sources, "ioeventfds") == 0;
+	return r->ioeventfds;
+}
+
 /* A decoder's number or flag, by its row in the decoder table. */
 static bool parse_param(struct parser *ps, void *obj, const char *key, yaml_node_t *v)
 {
@@ -567,6 +577,7 @@ static const struct key region_keys[] = {
 	[K_MODE]	= { "mode",		parse_mode,		0, 0 },
 	[K_DECODER]	= { "decoder",		parse_decoder,		0, 0 },
 	[K_DEVICE]	= { "device",		parse_device,		0, 0 },
+	[K_DOORBELLS]	= { "doorbells",	parse_doorbells,	0, 0 },
 };
 
 #define NR_REGION_KEYS	(sizeof(region_keys) / sizeof(region_keys[0]))
@@ -659,6 +670,33 @@ static void device_keys(struct parser *ps, yaml_node_t *map, struct policy_regio
 	r->want.len = 0;
 }
 
+/*
+ * A region of the VM's ioeventfds: apply finds them. addr and len, both or
+ * neither, are the range they must lie in; bus, if given, their bus. They
+ * are kept apart from want, which is the file's own range: the regions
+ * apply makes are checked for overlap then.
+ */
+static void doorbells_keys(struct parser *ps, yaml_node_t *map, struct policy_region *r,
+			   const struct walk *w, const char *what)
+{
+	unsigned int range = BIT(K_ADDR) | BIT(K_LEN);
+	struct walk need = *w;
+
+	r->bus_given = w->given & BIT(K_BUS);
+	if ((w->given & range) && (w->given & range) != range)
+		error_at(ps, map, w->given & BIT(K_ADDR) ? "len" : "addr",
+			 "missing from %s (doorbells in a range need addr and len)", what);
+	else if (w->given & range)
+		check_range(ps, r, w);
+	r->in_addr = r->want.addr;
+	r->in_len = r->want.len;
+	r->want.addr = 0;
+	r->want.len = 0;
+	/* The range is optional here; the decoder's parameters are not. */
+	need.given |= range;
+	missing(ps, map, &need, what);
+}
+
 static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 {
 	struct mmiotrap_policy *p = ps->p;
@@ -693,7 +731,12 @@ static void parse_region(struct parser *ps, int vm, yaml_node_t *map)
 		snprintf(what, sizeof(what), "region '%s'", r->name);
 	r->decoder_given = w.given & BIT(K_DECODER);
 	if (w.given & BIT(K_DEVICE)) {
+		/* With doorbells: the ioeventfds in the device's region. */
 		device_keys(ps, map, r, &w);
+		return;
+	}
+	if (w.given & BIT(K_DOORBELLS)) {
+		doorbells_keys(ps, map, r, &w, what);
 		return;
 	}
 	missing(ps, map, &w, what);

@@ -20,8 +20,17 @@ struct policy_region {
 	char name[MMIOTRAP_NAME_LEN];
 	int vm;			/* index into policy.vms */
 	bool fast;		/* mode: fast */
-	/* A device of the VM, by QEMU id or PCI address: apply finds addr and len. */
+	/* A device of the VM, by QEMU id, QOM path or PCI address: apply finds addr and len. */
 	char *device;
+	/*
+	 * doorbells: ioeventfds: one region for each run of the VM's
+	 * ioeventfds that apply finds, on bus if bus_given, within
+	 * [in_addr, in_addr + in_len) if in_len (or the device's region).
+	 */
+	bool ioeventfds;
+	bool bus_given;
+	__u64 in_addr;
+	__u64 in_len;
 	bool decoder_given;
 	/* As apply adds it, but for vm, which apply resolves, and flags. */
 	struct mmiotrap_region want;

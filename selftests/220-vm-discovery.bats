@@ -218,3 +218,141 @@ bad() {
 	assert_line --regexp "^$vm_pid: name -  vcpus 1  ioeventfds 4  irqfds 0  regions 2\$"
 	release
 }
+
+# The test VMM's doorbells for the policy tests: two 4-byte ones side by
+# side, a length-0 one, one further on, and a port. Each but the length-0
+# one has a datamatch, so that the script's writes, of other values, exit
+# to the VMM, which checks them, while the trap sees them.
+BELLS=(--doorbell mmio:0xd0000000:4:0x1 --doorbell mmio:0xd0000004:4:0x2
+	--doorbell mmio:0xd0001000:0 --doorbell mmio:0xd0003000:8:0x5
+	--doorbell pio:0x600:2:0x3)
+BELL_WRITES=(mmio:0xd0000000:4:2:0x10 mmio:0xd0000004:4:1:0x20 mmio:0xd0003000:4:1:0x40
+	pio:0x600:2:1:0x30)
+
+# bells_policy FILE NAME: the VM named NAME's ioeventfds on the MMIO bus in
+# 0xd0000000 + 8 KiB, and on the PIO bus; no address of a doorbell in it.
+bells_policy() {
+	cat >"$1" <<-YAML
+	vms:
+	  - vm: {name: $2}
+	    regions:
+	      - name: bells
+	        doorbells: ioeventfds
+	        bus: mmio
+	        addr: 0xd0000000
+	        len: 0x2000
+	        widths: [4]
+	      - name: ports
+	        doorbells: ioeventfds
+	        bus: pio
+	YAML
+}
+
+# The policy's regions: [name, bus, addr, len, widths].
+policy_regions() {
+	"$MT" -j region list | jq -c '[.[] | [.name, .bus, .addr, .len, .widths]]'
+}
+
+@test "a policy region of doorbells: ioeventfds is one region a run of the VM's ioeventfds" {
+	local name=bells-$$ f=$BATS_TEST_TMPDIR/bells.yaml
+	load_trap
+	hold -name "$name" "${BELLS[@]}" "${BELL_WRITES[@]}"
+	bells_policy "$f" "$name"
+	# Side by side, merged; length 0 taken as 4 bytes; 0xd0003000 out of the range.
+	run "$MT" policy apply --dry-run "$f"
+	assert_success
+	assert_output "$(printf '%s\n' "add bells.0  vm $vm_pid  mmio 0xd0000000 len 0x8  raw" \
+		"add bells.1  vm $vm_pid  mmio 0xd0001000 len 0x4  raw" \
+		"add ports.0  vm $vm_pid  pio 0x600 len 0x2  raw")"
+	assert_equal "$("$MT" -j region list)" "[]"
+	run "$MT" policy apply "$f"
+	assert_success
+	assert_output "$(printf 'added %s\n' bells.0 bells.1 ports.0)"
+	assert_equal "$(policy_regions)" \
+		"[[\"bells.0\",\"mmio\",$((0xd0000000)),8,[4]],[\"bells.1\",\"mmio\",$((0xd0001000)),4,[4]],[\"ports.0\",\"pio\",$((0x600)),2,[1,2,4,8]]]"
+	run "$MT" policy apply "$f"
+	assert_output "nothing to change"
+	# Every ioeventfd, either bus: the expansion follows the file.
+	cat >"$f" <<-YAML
+	vms:
+	  - vm: {name: $name}
+	    regions:
+	      - {name: all, doorbells: ioeventfds}
+	YAML
+	run "$MT" -j policy apply "$f"
+	assert_success
+	assert_output '{"added":["all.0","all.1","all.2","all.3"],"removed":["bells.0","bells.1","ports.0"],"changed":[]}'
+	assert_equal "$(policy_regions)" \
+		"[[\"all.0\",\"mmio\",$((0xd0000000)),8,[1,2,4,8]],[\"all.1\",\"mmio\",$((0xd0001000)),4,[1,2,4,8]],[\"all.2\",\"mmio\",$((0xd0003000)),8,[1,2,4,8]],[\"all.3\",\"pio\",$((0x600)),2,[1,2,4,8]]]"
+	# The writes that miss the datamatch exit, and the trap sees each in its region.
+	ids=$("$MT" -j region list | jq -c 'map({(.name): .id}) | add')
+	events_start "$BATS_TEST_TMPDIR/ev" --count 5 --duration 120
+	release
+	events_wait
+	assert_equal "$(jq -s -c --argjson id "$ids" \
+		'map([.bus, .addr, .width, .value, (.region as $r | $id | to_entries[] | select(.value == $r) | .key)])' \
+		"$BATS_TEST_TMPDIR/ev")" \
+		"[[\"mmio\",$((0xd0000000)),4,16,\"all.0\"],[\"mmio\",$((0xd0000000)),4,17,\"all.0\"],[\"mmio\",$((0xd0000004)),4,32,\"all.0\"],[\"mmio\",$((0xd0003000)),4,64,\"all.2\"],[\"pio\",$((0x600)),2,48,\"all.3\"]]"
+}
+
+@test "a policy's doorbells not found is one error naming the VM, and nothing changes" {
+	local name=nobells-$$ f=$BATS_TEST_TMPDIR/bells.yaml
+	load_trap
+	hold -name "$name" --doorbell mmio:0xd0003000:8:0x5
+	bells_policy "$f" "$name"
+	run "$MT" policy apply "$f"
+	assert_failure
+	assert_output "mmiotrap: $f:4: key 'doorbells': vm '$name' (pid $vm_pid): no ioeventfd in mmio 0xd0000000 len 0x2000 (yet)"
+	assert_equal "$("$MT" -j region list)" "[]"
+	# A region found may not take the name of another of the file.
+	cat >"$f" <<-YAML
+	vms:
+	  - vm: {name: $name}
+	    regions:
+	      - {name: x, doorbells: ioeventfds}
+	      - {name: x.0, bus: pio, addr: 0x600, len: 2}
+	YAML
+	run "$MT" policy apply "$f"
+	assert_failure
+	assert_output "mmiotrap: $f:5: key 'name': 'x.0' names two regions: one of 'x' (line 4) and one of 'x.0' (line 5)"
+	assert_equal "$("$MT" -j region list)" "[]"
+	release
+}
+
+# wait_log FILE LINE [COUNT]: until the watcher has said LINE COUNT times
+# (default 1), 60 s at most.
+wait_log() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -cxF "$2" "$1")" -ge "${3:-1}" ] && return 0
+		kill -0 "$watch_pid" 2>/dev/null || fail "the watcher exited: $(cat "$1")"
+		sleep 0.1
+	done
+	fail "the watcher did not say '$2': $(cat "$1")"
+}
+
+@test "apply --watch finds a VM's doorbells again when it restarts with others" {
+	local name=watchbells-$$ f=$BATS_TEST_TMPDIR/bells.yaml log=$BATS_TEST_TMPDIR/watch.log
+	load_trap
+	bells_policy "$f" "$name"
+	"$MT" policy apply --watch "$f" >"$log" 2>&1 3>&- &
+	watch_pid=$!
+	echo "$watch_pid" >>"$BATS_TEST_TMPDIR/children"
+	wait_log "$log" "left_out bells: no KVM VMM has -name '$name'"
+	hold -name "$name" "${BELLS[@]}"
+	wait_log "$log" "added ports.0"
+	assert_equal "$(policy_regions)" \
+		"[[\"bells.0\",\"mmio\",$((0xd0000000)),8,[4]],[\"bells.1\",\"mmio\",$((0xd0001000)),4,[4]],[\"ports.0\",\"pio\",$((0x600)),2,[1,2,4,8]]]"
+	release
+	wait_log "$log" "removed ports.0"
+	assert_equal "$("$MT" -j region list)" "[]"
+	# The same -name, other doorbells: the regions follow them.
+	rm -f "$fifo"
+	hold -name "$name" --doorbell mmio:0xd0001800:4:0x7 --doorbell pio:0x700:1:0x1
+	wait_log "$log" "added ports.0" 2
+	assert_equal "$(policy_regions)" \
+		"[[\"bells.0\",\"mmio\",$((0xd0001800)),4,[4]],[\"ports.0\",\"pio\",$((0x700)),1,[1,2,4,8]]]"
+	kill -TERM "$watch_pid"
+	wait "$watch_pid"
+	release
+}

@@ -761,3 +761,99 @@ vms:
 		"13: key 'decoder': a device gives no bitfield: want nvme, virtio-pci, virtio-legacy or raw" \
 		"16: key 'device': empty"
 }
+
+@test "a region of the VM's doorbells takes a bus and a range to find them in, both addr and len" {
+	f=$BATS_TEST_TMPDIR/bells.yaml
+	cat >"$f" <<-'EOF'
+	vms:
+	  - vm: {name: web-1}
+	    regions:
+	      - name: all
+	        doorbells: ioeventfds
+	      - name: notify
+	        doorbells: ioeventfds
+	        bus: mmio
+	        addr: 0xfe000000
+	        len: 0x4000
+	        widths: [2, 4]
+	      - name: half
+	        doorbells: ioeventfds
+	        addr: 0x1000
+	      - name: what
+	        doorbells: eventfds
+	      - name: legacy
+	        doorbells: ioeventfds
+	        bus: pio
+	        decoder: virtio-legacy
+	      - name: dev
+	        device: vblk0
+	        doorbells: ioeventfds
+	        len: 4
+	      - name: far
+	        doorbells: ioeventfds
+	        bus: pio
+	        addr: 0xff00
+	        len: 0x200
+	EOF
+	invalid "$f" \
+		"12: key 'len': missing from region 'half' (doorbells in a range need addr and len)" \
+		"16: key 'doorbells': want ioeventfds, got 'eventfds'" \
+		"17: key 'queues': missing from region 'legacy' (decoder virtio-legacy needs it)" \
+		"21: key 'len': not with device: the device gives it" \
+		"29: key 'len': pio 0xff00 len 0x200 runs past the end of the 64 KiB port space"
+	# Two ranges that overlap are no overlap yet: the regions found are checked at apply.
+	sed -i -e '/name: half/,$d' "$f"
+	cat >>"$f" <<-'EOF'
+	      - name: also
+	        doorbells: ioeventfds
+	        addr: 0xfe000000
+	        len: 0x4000
+	      - name: legacy
+	        doorbells: ioeventfds
+	        bus: pio
+	        decoder: virtio-legacy
+	        queues: 2
+	      - {name: dev, device: vblk0, doorbells: ioeventfds}
+	EOF
+	run "$MT" policy validate "$f"
+	assert_success
+	assert_output "$f: valid, 1 VM, 5 regions"
+}
+
+@test "apply --dry-run checks and lists every region of the outcome, and changes nothing" {
+	load_bpf_trap
+	impostor proc
+	f=$BATS_TEST_TMPDIR/p.yaml
+	cat >"$f" <<-EOF
+	vms:
+	  - vm: {pid: $proc_pid}
+	    regions:
+	      - {name: a, addr: 0xe0000000, len: 0x1000}
+	      - {name: b, bus: pio, addr: 0x600, len: 2, decoder: virtio-legacy, queues: 1}
+	EOF
+	run "$MT" policy apply --dry-run "$f"
+	assert_success
+	assert_output "$(printf '%s\n' "add a  vm $proc_pid  mmio 0xe0000000 len 0x1000  raw" \
+		"add b  vm $proc_pid  pio 0x600 len 0x2  virtio-legacy")"
+	assert_equal "$("$MT" -j region list)" "[]"
+	"$MT" policy apply "$f" >/dev/null
+	before=$("$MT" -j region list)
+	# a kept, b gone, c new.
+	sed -i -e '/name: b,/d' "$f"
+	echo "      - {name: c, addr: 0xe0002000, len: 8, widths: [4]}" >>"$f"
+	run "$MT" -j policy apply --dry-run "$f"
+	assert_success
+	assert_equal "$(jq -c '.dry_run, [.plan[] | [.change, .name, .vm, .bus, .addr, .len, .widths]]' <<<"$output")" \
+		"$(printf '%s\n' true "[[\"remove\",\"b\",$proc_pid,\"pio\",1536,2,[1,2,4,8]],[\"keep\",\"a\",$proc_pid,\"mmio\",3758096384,4096,[1,2,4,8]],[\"add\",\"c\",$proc_pid,\"mmio\",3758104576,8,[4]]]")"
+	assert_equal "$("$MT" -j region list)" "$before"
+	# A check that fails fails the dry run as it would the apply.
+	"$MT" region add --vm "$proc_pid" --mmio 0xf0000000 --len 4 --name c >/dev/null
+	before=$("$MT" -j region list)
+	run "$MT" policy apply --dry-run "$f"
+	assert_failure
+	assert_output "mmiotrap: $f:5: key 'name': region 3 is named 'c' already, and is not the policy's"
+	run "$MT" policy apply --dry-run --watch "$f"
+	assert_failure
+	assert_output "mmiotrap: policy apply: --watch or --dry-run, not both"
+	assert_equal "$("$MT" -j region list)" "$before"
+}

@@ -166,3 +166,69 @@ wait_log() {
 	wait "$watch_pid"
 	assert_equal "$("$MT" -j region list | jq length)" 1
 }
+
+@test "a device named by its QOM path resolves as by its id or its PCI address" {
+	local name=qom-$$ pid rng b s f
+	# An anonymous device too: its QOM path is QEMU's own, /machine/peripheral-anon/device[N].
+	pid=$(qemu_start "$name" -device virtio-rng-pci)
+	qemu_cont "$name"
+	qemu_wait_booted "$name"
+	rng=$(qemu_qmp "$name" qom-list '{"path": "/machine/peripheral-anon"}' |
+		jq -r '.[] | select(.type == "child<virtio-rng-pci>") | "/machine/peripheral-anon/\(.name)"')
+	[ -n "$rng" ] || fail "no virtio-rng-pci in /machine/peripheral-anon"
+	read -r b s f < <(qemu_qmp "$name" query-pci |
+		jq -r '[.[].devices[] | select(.id.vendor == 6900)][0] | "\(.bus) \(.slot) \(.function)"')
+	cat >"$BATS_TEST_TMPDIR/p.yaml" <<-YAML
+	vms:
+	  - vm: {name: $name}
+	    regions:
+	      - {name: disk, device: nvme0, widths: [4]}
+	      - {name: rng, device: "$(printf '%x:%x.%x' "$b" "$s" "$f")"}
+	YAML
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	assert_output "$(printf 'added %s\n' disk rng)"
+	before=$("$MT" -j region list)
+	assert_equal "$(jq -c '[.[] | [.name, .vm, .decoder]]' <<<"$before")" \
+		"[[\"disk\",$pid,\"nvme\"],[\"rng\",$pid,\"virtio-pci\"]]"
+	# The same devices by QOM path: the same regions, nothing to change.
+	sed -i -e 's|device: nvme0|device: /machine/peripheral/nvme0|' \
+		-e "s|device: \"[0-9a-f:.]*\"|device: \"$rng\"|" "$BATS_TEST_TMPDIR/p.yaml"
+	grep -qF "device: \"$rng\"" "$BATS_TEST_TMPDIR/p.yaml" || fail "$(cat "$BATS_TEST_TMPDIR/p.yaml")"
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	assert_output "nothing to change"
+	assert_equal "$("$MT" -j region list)" "$before"
+	# A path that is no device, or no PCI device, is one error naming it.
+	cat >"$BATS_TEST_TMPDIR/bad.yaml" <<-YAML
+	vms:
+	  - vm: {name: $name}
+	    regions:
+	      - {name: gone, device: /machine/peripheral/nvme9}
+	YAML
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/bad.yaml"
+	assert_failure
+	assert_output "mmiotrap: $BATS_TEST_TMPDIR/bad.yaml:4: key 'device': vm '$name' (pid $pid): no device '/machine/peripheral/nvme9' (by id nvme9) in query-pci"
+	sed -i 's|/machine/peripheral/nvme9|/machine/q35|' "$BATS_TEST_TMPDIR/bad.yaml"
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/bad.yaml"
+	assert_failure
+	assert_output "mmiotrap: $BATS_TEST_TMPDIR/bad.yaml:4: key 'device': vm '$name' (pid $pid): device '/machine/q35': no PCI device at that QOM path (it has no addr)"
+}
+
+@test "a QMP socket given as -chardev socket and -mon mode=control is found on the command line" {
+	local name=mon-$$ pid bar0
+	pid=$(QEMU_QMP_FORM=mon qemu_start "$name")
+	run grep -c -- '-qmp' "$(qemu_dir "$name")/cmdline"
+	assert_output 0
+	grep -qF -- '-mon chardev=qmp,mode=control' "$(qemu_dir "$name")/cmdline" ||
+		fail "not started with -mon: $(cat "$(qemu_dir "$name")/cmdline")"
+	qemu_cont "$name"
+	qemu_wait_booted "$name"
+	read -r bar0 _ < <(qemu_nvme_bar0 "$name")
+	nvme_policy "$BATS_TEST_TMPDIR/nvme.yaml" "$name"
+	run "$MT" policy apply "$BATS_TEST_TMPDIR/nvme.yaml"
+	assert_success
+	assert_output "added web-nvme"
+	assert_equal "$("$MT" -j region list | jq -c '.[0] | [.vm, .addr, .len]')" \
+		"[$pid,$((bar0 + 0x1000)),520]"
+}

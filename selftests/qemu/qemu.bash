@@ -39,6 +39,11 @@
 #   once the guest sends Doorbell Buffer Config (Linux does, SeaBIOS not),
 #   and even then kvm:kvm_mmio logs the value before the in-kernel bus.
 #
+# QEMU_QMP_FORM says how the QMP socket is given on the command line:
+# "qmp" (the default), -qmp unix:PATH; "mon", -chardev socket,id=qmp,path=PATH
+# plus -mon chardev=qmp,mode=control. Either way the socket is
+# $QEMU_ROOT/NAME/qmp.sock, and policies find it on the command line.
+#
 # Every VM keeps its files in $QEMU_ROOT/NAME: qmp.sock, nvme.trace (QEMU's
 # "log" trace backend), debugcon.log (SeaBIOS' debug port 0x402 and the boot
 # marker), qemu.log (QEMU's stdout and stderr), qemu.pid, disk.img.
@@ -99,6 +104,16 @@ qemu_make_disk() {
 	printf '\x55\xaa' | dd of="$file" bs=1 seek=510 conv=notrunc status=none
 }
 
+# qemu_qmp_args DIR: the QMP socket's arguments, in the form QEMU_QMP_FORM says.
+qemu_qmp_args() {
+	case ${QEMU_QMP_FORM:-qmp} in
+	qmp) printf '%s\n' -qmp "unix:$1/qmp.sock,server=on,wait=off" ;;
+	mon) printf '%s\n' -chardev "socket,id=qmp,path=$1/qmp.sock,server=on,wait=off" \
+		-mon chardev=qmp,mode=control ;;
+	*) _qemu_die "QEMU_QMP_FORM is qmp or mon, not '$QEMU_QMP_FORM'" ;;
+	esac
+}
+
 # qemu_cmdline NAME DIR: the QEMU command line, one word a line.
 # Without arch-capabilities: some hosts' KVM (kvm_pvm) refuses QEMU's write
 # of that MSR, and QEMU 7.2 aborts; the guests here never read it.
@@ -108,9 +123,9 @@ qemu_cmdline() {
 		-enable-kvm -machine q35 -cpu host,-arch-capabilities -m 64 -smp 1 \
 		-nodefaults -no-user-config -display none -S \
 		-name "$name,debug-threads=on" \
-		-msg timestamp=on \
-		-qmp "unix:$dir/qmp.sock,server=on,wait=off" \
-		-chardev "file,id=debugcon,path=$dir/debugcon.log" \
+		-msg timestamp=on
+	qemu_qmp_args "$dir" || return 1
+	printf '%s\n' -chardev "file,id=debugcon,path=$dir/debugcon.log" \
 		-device isa-debugcon,iobase=0x402,chardev=debugcon \
 		-drive "file=$dir/disk.img,if=none,id=nvm0,format=raw" \
 		-device "nvme,id=nvme0,drive=nvm0,serial=mmiotrap0,bootindex=1${QEMU_NVME_OPTS:+,$QEMU_NVME_OPTS}" \
@@ -138,6 +153,8 @@ qemu_start() {
 		>"$dir/trace-events"
 
 	local -a cmd
+	# A bad QEMU_QMP_FORM said here: the substitution below would lose it.
+	qemu_qmp_args "$dir" >/dev/null || return 1
 	mapfile -t cmd < <(qemu_cmdline "$name" "$dir")
 	printf '%q ' "${cmd[@]}" "$@" >"$dir/cmdline"
 	echo >>"$dir/cmdline"
