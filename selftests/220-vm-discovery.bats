@@ -319,18 +319,6 @@ policy_regions() {
 	release
 }
 
-# wait_log FILE LINE [COUNT]: until the watcher has said LINE COUNT times
-# (default 1), 60 s at most.
-wait_log() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		[ "$(grep -cxF "$2" "$1")" -ge "${3:-1}" ] && return 0
-		kill -0 "$watch_pid" 2>/dev/null || fail "the watcher exited: $(cat "$1")"
-		sleep 0.1
-	done
-	fail "the watcher did not say '$2': $(cat "$1")"
-}
-
 @test "apply --watch finds a VM's doorbells again when it restarts with others" {
 	local name=watchbells-$$ f=$BATS_TEST_TMPDIR/bells.yaml log=$BATS_TEST_TMPDIR/watch.log
 	load_trap

@@ -108,18 +108,6 @@ except OSError:
 	assert_output "mmiotrap: $BATS_TEST_TMPDIR/e.yaml:4: key 'device': vm '$name' (pid $pid): cannot talk QMP on $BATS_TEST_TMPDIR/endless.sock: Protocol error"
 }
 
-# wait_log FILE LINE [COUNT]: until the watcher has said LINE COUNT times
-# (default 1), 30 s at most.
-wait_log() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		[ "$(grep -cxF "$2" "$1")" -ge "${3:-1}" ] && return 0
-		kill -0 "$watch_pid" 2>/dev/null || fail "the watcher exited: $(cat "$1")"
-		sleep 0.1
-	done
-	fail "the watcher did not say '$2': $(cat "$1")"
-}
-
 @test "apply --watch follows the VM across a QEMU restart: the region comes back for the new pid and captures" {
 	local name=watch-$$ pid1 pid2 log=$BATS_TEST_TMPDIR/watch.log
 	nvme_policy "$BATS_TEST_TMPDIR/nvme.yaml" "$name"

@@ -263,3 +263,15 @@ report_is() {
 traced() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"
 }
+
+# wait_log FILE LINE [COUNT]: until the watcher $watch_pid has said LINE
+# COUNT times (default 1), 60 s at most.
+wait_log() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -cxF "$2" "$1")" -ge "${3:-1}" ] && return 0
+		kill -0 "$watch_pid" 2>/dev/null || fail "the watcher exited: $(cat "$1")"
+		sleep 0.1
+	done
+	fail "the watcher did not say '$2': $(cat "$1")"
+}
