@@ -58,14 +58,16 @@ cdf() {
 	assert_equal "$(jq '.["1"]' <<<"$qemu")" null
 	# The kernel's interval starts before QEMU sees the doorbell (the exit,
 	# and the vCPU thread's wait for QEMU's big lock) and ends after QEMU
-	# traces the pulse (the ioctl): never shorter; here some 90 us longer
-	# a pair (sums of 61.5 and 84.6 ms), so at most 250 us a pair.
+	# traces the pulse (the ioctl): never shorter; on a quiet host some
+	# 90 us longer a pair (sums of 61.5 and 84.6 ms). The exit and the wait
+	# for the lock grow with the host's load as QEMU's own work does (sums of
+	# 362 and 502 ms on a loaded one): at most twice QEMU's, and 250 us a pair.
 	kbuckets=$(jq -c '[.buckets[] | {key: "\(.le_ns)", value: .count}] | from_entries' <<<"$kernel")
 	qbuckets=$(jq -c '.["0"].buckets' <<<"$qemu")
 	ksum=$(jq .sum_ns <<<"$kernel")
 	qsum=$(jq '.["0"].sum_ns' <<<"$qemu")
-	[ "$ksum" -ge "$qsum" ] && [ "$ksum" -le $((qsum + 259 * 250000)) ] ||
-		fail "wanted the kernel's sum between QEMU's $qsum ns and 250 us a pair more, got $ksum ns"
+	[ "$ksum" -ge "$qsum" ] && [ "$ksum" -le $((2 * qsum + 259 * 250000)) ] ||
+		fail "wanted the kernel's sum between QEMU's $qsum ns and twice that and 250 us a pair, got $ksum ns"
 	# Bucket by bucket: no kernel interval in a lower bucket than QEMU's,
 	# none more than two buckets (4x) higher.
 	for i in $(seq 10 31); do

@@ -162,8 +162,10 @@ query() {
 		--decoder nvme --bar0 0xfebf0000 --queues 4 >/dev/null
 	vmm_go vm
 	stats=$("$MT" -j stats)
-	assert_equal "$(jq -c '.regions[0].queues | map([.queue, .writes, .latency.pairs, [.latency.buckets[] | [.le_ns, .count]]])' <<<"$stats")" \
-		'[[1,3,2,[[524288,1],[4194304,1]]],[2,1,1,[[524288,1]]]]'
+	assert_equal "$(jq -c '.regions[0].queues | map([.queue, .writes, .latency.pairs])' <<<"$stats")" \
+		'[[1,3,2],[2,1,1]]'
+	buckets_at_least '[[524288,1],[4194304,1]]' \
+		"$(jq -c '.regions[0].queues[0] | [.latency.buckets[] | [.le_ns, .count]]' <<<"$stats")"
 	exporter_start
 	scrape | promtool check metrics || fail "promtool refused the exporter's page: $(scrape)"
 	prometheus_start

@@ -275,3 +275,15 @@ wait_log() {
 	done
 	fail "the watcher did not say '$2': $(cat "$1")"
 }
+
+# buckets_at_least WANT GOT: two latency histograms as [[le_ns, count]...]
+# hold as many intervals, and GOT's i-th shortest is in WANT's i-th
+# shortest's bucket or a later one. An interval is the VMM's delay plus
+# the exits around it: a loaded host makes it longer, never shorter.
+buckets_at_least() {
+	jq -e -n --argjson w "$1" --argjson g "$2" '
+		def flat: [.[] | . as [$le, $n] | range($n) | $le] | sort;
+		($w | flat) as $a | ($g | flat) as $b |
+		($a | length) == ($b | length) and all(range($a | length); $b[.] >= $a[.])' >/dev/null ||
+		fail "wanted intervals in these buckets or later ones: $1, got $2"
+}
