@@ -599,6 +599,39 @@ refused() {
 	assert_output "[]"
 }
 
+@test "a policy's pid is a process, not one of its threads" {
+	load_bpf_trap
+	"$MT" region add --vm 1 --mmio 0xd0000000 --len 4 --name by-hand >/dev/null
+	# A process with a second thread: its tid is in /proc, though no process.
+	/usr/bin/python3 -c 'import threading, time, sys
+threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+print(threading.enumerate()[-1].native_id, flush=True)
+time.sleep(1000)' >"$BATS_TEST_TMPDIR/tid" 3>&- &
+	echo $! >>"$BATS_TEST_TMPDIR/children"
+	for i in $(seq 100); do
+		[ -s "$BATS_TEST_TMPDIR/tid" ] && break
+		sleep 0.05
+	done
+	tid=$(<"$BATS_TEST_TMPDIR/tid")
+	assert_equal "$(awk '/^Tgid:/ {print $2}' "/proc/$tid/status")" "$!"
+	f=$BATS_TEST_TMPDIR/p.yaml
+	printf 'vms:\n  - vm: {pid: %s}\n    regions: [{name: a, addr: 0x1000, len: 4}]\n' "$tid" >"$f"
+	before=$(snapshot)
+	run "$MT" policy apply "$f"
+	assert_failure
+	assert_output "mmiotrap: $f:2: key 'pid': vm pid $tid is a thread of process $!, not a process"
+	run "$MT" -j policy apply "$f"
+	assert_failure
+	assert_equal "$(jq -r .error <<<"$output")" \
+		"$f:2: key 'pid': vm pid $tid is a thread of process $!, not a process"
+	assert_equal "$(snapshot)" "$before"
+	# The process itself is taken.
+	sed -i "s/pid: $tid/pid: $!/" "$f"
+	run "$MT" policy apply "$f"
+	assert_success
+	assert_output "added a"
+}
+
 # bats test_tags=kvm
 @test "show prints a policy that apply takes back unchanged" {
 	two_vms
