@@ -546,13 +546,23 @@ refused() {
 	# make deps installs strace: a missing one is a failure in CI.
 	command -v strace >/dev/null || require "strace is not installed"
 	two_vms
+	# A fast region the VMM has not adopted: undone, it must want fast again.
+	cat >>"$policy" <<-EOF
+	      - name: db-fast
+	        addr: 0xd0000000
+	        len: 4
+	        widths: [2, 4]
+	        mode: fast
+	EOF
 	"$MT" policy apply "$policy" >/dev/null
-	sed -i -e '/name: db-bits/,/fields:/d' -e 's/queues: 4/queues: 5/' -e 's/queues: 3/queues: 4/' "$policy"
+	sed -i -e '/name: db-bits/,/fields:/d' -e 's/queues: 4/queues: 5/' -e 's/queues: 3/queues: 4/' \
+		-e '/name: db-fast/,/mode:/s/widths: .*/widths: [4]/' "$policy"
 	before=$(snapshot)
+	assert_equal "$("$MT" -j region list | jq -c '.[] | select(.name == "db-fast") | .want_fast')" '[2,4]'
 	# Opening takes turns with loads (1 flock call); removals and adds each
-	# lock the maps: remove web1-nvme, db-bits, db-net (2 flock calls each),
-	# add web1-nvme (2): the 10th call, adding db-net, fails.
-	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=10 "$MT" policy apply "$policy"
+	# lock the maps: remove web1-nvme, db-bits, db-net, db-fast (2 flock
+	# calls each), add web1-nvme (2): the 12th call, adding db-net, fails.
+	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=12 "$MT" policy apply "$policy"
 	assert_failure
 	assert_output "mmiotrap: cannot add region 'db-net': Input/output error; nothing changed"
 	assert_equal "$(snapshot)" "$before"
@@ -561,7 +571,8 @@ refused() {
 	assert_output '{"error":"cannot remove region '\''db-bits'\'': Input/output error; nothing changed"}'
 	assert_equal "$(snapshot)" "$before"
 	run "$MT" policy apply "$policy"
-	assert_output "$(printf '%s\n' 'removed db-bits' 'changed web1-nvme' 'changed db-net')"
+	assert_output "$(printf '%s\n' 'removed db-bits' 'changed web1-nvme' 'changed db-net' 'changed db-fast')"
+	assert_equal "$("$MT" -j region list | jq -c '.[] | select(.name == "db-fast") | .want_fast')" '[4]'
 }
 
 # bats test_tags=kvm
