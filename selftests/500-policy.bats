@@ -769,6 +769,30 @@ vms:
 	run timeout 10 "$MT" policy validate "$f"
 	assert_failure 1
 	assert_output "$f:1: nested deeper than 32 levels"
+	# Each bound is exact: 32 levels, 256 aliases, 8 MiB.
+	printf 'vms: %s%s\n' "$(printf '[%.0s' $(seq 31))" "$(printf ']%.0s' $(seq 31))" >"$f"
+	run "$MT" policy validate "$f"
+	assert_output "$f:1: key 'vms': want a mapping, got a list"
+	printf 'vms: %s%s\n' "$(printf '[%.0s' $(seq 32))" "$(printf ']%.0s' $(seq 32))" >"$f"
+	run "$MT" policy validate "$f"
+	assert_output "$f:1: nested deeper than 32 levels"
+	for n in 257 258; do
+		python3 -c 'import sys; print("vms:\n  - vm: {pid: 1}\n    regions:\n" +
+			"      - {name: r0, addr: 0, len: &n 1}\n" +
+			"".join("      - {name: r%d, addr: %d, len: *n}\n" % (i, i * 16)
+				for i in range(1, int(sys.argv[1]))))' "$n" >"$f.$n"
+	done
+	run "$MT" policy validate "$f.257"
+	assert_output "$f.257: valid, 1 VM, 257 regions"
+	run "$MT" policy validate "$f.258"
+	assert_output "$f.258:261: more than 256 aliases"
+	python3 -c 'import sys; s = "vms: []\n"; sys.stdout.write(s + "#" * (8 << 20) + "\n")' |
+		head -c $((8 << 20)) >"$f"
+	run "$MT" policy validate "$f"
+	assert_output "$f: valid, 0 VMs, 0 regions"
+	echo >>"$f"
+	run "$MT" policy validate "$f"
+	assert_output "$f:1: larger than 8192 KiB: no policy is"
 	python3 -c 'print("vms:\n  - vm: {pid: 1}\n    regions:\n" +
 		"".join("      - {name: r%d, addr: %d, len: 1}\n" % (i, i * 16) for i in range(131080)))' >"$f"
 	# Five megabytes of YAML: a few seconds, more under the sanitizers; never unbounded.
@@ -804,4 +828,67 @@ vms:
 		"13: key 'name': missing from a region" \
 		"13: key 'decoder': a device gives no bitfield: want nvme, virtio-pci, virtio-legacy or raw" \
 		"16: key 'device': empty"
+}
+
+# fake_qmp EVENTS PAD: a QMP server at $BATS_TEST_TMPDIR/qmp that answers
+# query-pci with EVENTS events and then an empty list PAD bytes long; its
+# pid, the VM a policy names, in $qmp_pid.
+fake_qmp() {
+	rm -f "$BATS_TEST_TMPDIR/qmp"
+	/usr/bin/python3 - "$BATS_TEST_TMPDIR/qmp" "$1" "$2" 3>&- <<-'EOF' &
+	import socket, sys
+	path, events, pad = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+	s = socket.socket(socket.AF_UNIX)
+	s.bind(path)
+	s.listen(1)
+	while True:
+	    c, _ = s.accept()
+	    f = c.makefile("rwb")
+	    try:
+	        f.write(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+	        f.flush()
+	        f.readline()
+	        f.write(b'{"return": {}}\n')
+	        f.flush()
+	        f.readline()
+	        f.write(b'{"event": "RTC_CHANGE", "data": {"offset": 0}}\n' * events)
+	        f.write(b'{"return": [' + b' ' * (pad - 14) + b']}\n')
+	        f.flush()
+	    except OSError:
+	        pass
+	    c.close()
+	EOF
+	qmp_pid=$!
+	echo "$qmp_pid" >>"$BATS_TEST_TMPDIR/children"
+	for i in $(seq 100); do
+		[ -S "$BATS_TEST_TMPDIR/qmp" ] && return 0
+		sleep 0.05
+	done
+	fail "the fake QMP server did not start"
+}
+
+@test "a VM's QMP answer is bounded: its length and the events before it" {
+	load_bpf_trap
+	f=$BATS_TEST_TMPDIR/dev.yaml
+	# qmp_device PROBLEM: apply of a region of device nvme0 fails with PROBLEM.
+	qmp_device() {
+		printf 'vms:\n  - vm: {pid: %s, qmp: %s}\n    regions: [{name: a, device: nvme0}]\n' \
+			"$qmp_pid" "$BATS_TEST_TMPDIR/qmp" >"$f"
+		run timeout 30 "$MT" policy apply "$f"
+		assert_failure 1
+		assert_output "mmiotrap: $f:3: key 'device': vm pid $qmp_pid: $1"
+		kill "$qmp_pid"
+	}
+	# At the bounds (4 MiB, the events' bytes counted in): the list is read,
+	# and has no such device.
+	fake_qmp 256 16
+	qmp_device "no device 'nvme0' (by id or PCI address) in query-pci"
+	fake_qmp 0 $((4 * 1024 * 1024 - 64))
+	qmp_device "no device 'nvme0' (by id or PCI address) in query-pci"
+	fake_qmp 257 16
+	qmp_device "bad reply: more than 256 events before it"
+	fake_qmp 0 $((4 * 1024 * 1024 + 64))
+	qmp_device "bad reply: too long or too slow"
+	run "$MT" -j region list
+	assert_output "[]"
 }
