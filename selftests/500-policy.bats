@@ -643,6 +643,18 @@ time.sleep(1000)' >"$BATS_TEST_TMPDIR/tid" 3>&- &
 	assert_output "added a"
 }
 
+@test "show -j writes an address above 2^63 as the number it is, and apply takes it back" {
+	load_bpf_trap
+	f=$BATS_TEST_TMPDIR/p.yaml
+	printf 'vms:\n  - vm: {pid: 1}\n    regions: [{name: hi, addr: 0xfffffffffffff000, len: 0x1000}]\n' >"$f"
+	"$MT" policy apply "$f" >/dev/null
+	run "$MT" -j policy show
+	assert_output '{"vms":[{"vm":{"pid":1},"regions":[{"name":"hi","bus":"mmio","addr":18446744073709547520,"len":4096,"widths":[1,2,4,8],"mode":"slow","decoder":"raw"}]}]}'
+	echo "$output" >"$f.json"
+	run "$MT" policy apply "$f.json"
+	assert_output "nothing to change"
+}
+
 # bats test_tags=kvm
 @test "show prints a policy that apply takes back unchanged" {
 	two_vms
