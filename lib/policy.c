@@ -1007,6 +1007,7 @@ static int read_all(FILE *f, char **buf, size_t *len)
 	size_t size = 0, n;
 	char *b = NULL, *more;
 
+	*buf = NULL;
 	*len = 0;
 	do {
 		if (*len > MAX_BYTES) {
