@@ -148,7 +148,7 @@ int mmiotrap_open(struct mmiotrap **mtp, const struct mmiotrap_opts *opts)
 	err = open_maps(mt);
 	if (err)
 		goto cleanup;
-	/* Region changes lock the maps directory: an unload removes it only after them. */
+	/* Region changes lock the maps directory (regions_lock()); unload does not. */
 	err = pin_dir(path, sizeof(path), mt->root, PIN_MAP);
 	if (err)
 		goto cleanup;

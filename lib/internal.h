@@ -95,6 +95,8 @@ bool instance_live(const struct mmiotrap *mt);
 
 /* proc.c */
 int proc_start_ticks(__u32 pid, __u64 *ticks);
+/* The process whose thread @pid is (itself for a process): 0, -ESRCH or -errno. */
+int proc_tgid(__u32 pid, __u32 *tgid);
 /* @pid is a process, not another's thread: 0, -ESRCH, or -EINVAL (pr_warn says whose). */
 int proc_check_vmm(__u32 pid);
 

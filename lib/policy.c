@@ -68,16 +68,30 @@ struct walk {
 	unsigned int ok;	/* keys whose value parsed without a problem */
 };
 
-/* *@arr with room for one more zeroed element; NULL when out of memory. */
-static void *grow(struct parser *ps, void *arr, int n, size_t size)
+/*
+ * *@arr of @n elements with room for one more, zeroed; NULL when out of
+ * memory. The room doubles at each power of two: a realloc that always
+ * copies, as ASan's does, would make a file of many regions quadratic.
+ */
+static void *grow_array(void *arr, int n, size_t size)
 {
-	char *a = realloc(arr, (n + 1) * size);
+	char *a = arr;
 
-	if (!a) {
-		ps->oom = true;
-		return NULL;
+	if (!(n & (n - 1))) {
+		a = realloc(arr, (n ? 2 * (size_t)n : 1) * size);
+		if (!a)
+			return NULL;
 	}
 	memset(a + n * size, 0, size);
+	return a;
+}
+
+static void *grow(struct parser *ps, void *arr, int n, size_t size)
+{
+	void *a = grow_array(arr, n, size);
+
+	if (!a)
+		ps->oom = true;
 	return a;
 }
 
@@ -86,12 +100,11 @@ struct mmiotrap_policy_problem *policy_vproblem(struct mmiotrap_policy *p, int l
 {
 	struct mmiotrap_policy_problem *e;
 
-	e = realloc(p->problems, (p->nproblems + 1) * sizeof(*e));
+	e = grow_array(p->problems, p->nproblems, sizeof(*e));
 	if (!e)
 		return NULL;
 	p->problems = e;
 	e += p->nproblems++;
-	memset(e, 0, sizeof(*e));
 	e->file = p->file;
 	e->line = line;
 	snprintf(e->key, sizeof(e->key), "%s", key);
@@ -1037,6 +1050,7 @@ static int read_all(FILE *f, char **buf, size_t *len)
 	size_t size = 0, n;
 	char *b = NULL, *more;
 
+	*buf = NULL;
 	*len = 0;
 	do {
 		if (*len > MAX_BYTES) {

@@ -7,7 +7,6 @@
  * were. What stopped it is the policy's last problem.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,11 +68,21 @@ static int resolve_vm(struct plan *pl, int i)
 	const struct policy_vm *vm = &pl->p->vms[i];
 	__u32 pids[8];
 	char list[128];
-	int n, k, len = 0;
+	int n, k, len = 0, err;
+	__u32 tgid;
 
 	if (!vm->name) {
-		if (kill(vm->pid, 0) && errno == ESRCH)
-			return file_error(pl, -ESRCH, vm->line, "pid", "no process %u", vm->pid);
+		err = proc_tgid(vm->pid, &tgid);
+		if (err == -ESRCH)
+			return file_error(pl, err, vm->line, "pid", "no process %u", vm->pid);
+		if (err)
+			return file_error(pl, err, vm->line, "pid", "cannot read /proc/%u/status: %s",
+					  vm->pid, strerror(-err));
+		/* The trap keys regions by process: a thread's id would never match. */
+		if (tgid != vm->pid)
+			return file_error(pl, -EINVAL, vm->line, "pid",
+					  "vm pid %u is a thread of process %u, not a process",
+					  vm->pid, tgid);
 		pl->pid[i] = vm->pid;
 		return 0;
 	}

@@ -42,22 +42,35 @@ int proc_start_ticks(__u32 pid, __u64 *ticks)
 	return 0;
 }
 
-int proc_check_vmm(__u32 pid)
+int proc_tgid(__u32 pid, __u32 *tgid)
 {
 	char path[64], line[128];
-	unsigned int tgid = 0;
+	unsigned int t = 0;
 	FILE *f;
 
 	if (!pid)
 		return -ESRCH;
+	/* /proc shows threads too, by their id, though readdir does not list them. */
 	snprintf(path, sizeof(path), "/proc/%u/status", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while (fgets(line, sizeof(line), f) && sscanf(line, "Tgid: %u", &tgid) != 1)
+	while (fgets(line, sizeof(line), f) && sscanf(line, "Tgid: %u", &t) != 1)
 		;
 	fclose(f);
-	/* /proc shows threads too, by their id, though readdir does not list them. */
+	if (!t)
+		return -EIO;
+	*tgid = t;
+	return 0;
+}
+
+int proc_check_vmm(__u32 pid)
+{
+	__u32 tgid;
+	int err = proc_tgid(pid, &tgid);
+
+	if (err)
+		return err;
 	if (tgid != pid) {
 		pr_warn("%u is a thread of process %u, not a process: give the VMM's pid\n",
 			pid, tgid);

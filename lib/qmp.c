@@ -85,6 +85,7 @@ static int read_args(__u32 pid, char **bufp, char ***argvp, int *argcp)
 	FILE *f;
 	ssize_t got;
 
+	*argcp = 0;
 	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
 	f = fopen(path, "re");
 	if (!f)

@@ -546,13 +546,23 @@ refused() {
 	# make deps installs strace: a missing one is a failure in CI.
 	command -v strace >/dev/null || require "strace is not installed"
 	two_vms
+	# A fast region the VMM has not adopted: undone, it must want fast again.
+	cat >>"$policy" <<-EOF
+	      - name: db-fast
+	        addr: 0xd0000000
+	        len: 4
+	        widths: [2, 4]
+	        mode: fast
+	EOF
 	"$MT" policy apply "$policy" >/dev/null
-	sed -i -e '/name: db-bits/,/fields:/d' -e 's/queues: 4/queues: 5/' -e 's/queues: 3/queues: 4/' "$policy"
+	sed -i -e '/name: db-bits/,/fields:/d' -e 's/queues: 4/queues: 5/' -e 's/queues: 3/queues: 4/' \
+		-e '/name: db-fast/,/mode:/s/widths: .*/widths: [4]/' "$policy"
 	before=$(snapshot)
+	assert_equal "$("$MT" -j region list | jq -c '.[] | select(.name == "db-fast") | .want_fast')" '[2,4]'
 	# Opening takes turns with loads (1 flock call); removals and adds each
-	# lock the maps: remove web1-nvme, db-bits, db-net (2 flock calls each),
-	# add web1-nvme (2): the 10th call, adding db-net, fails.
-	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=10 "$MT" policy apply "$policy"
+	# lock the maps: remove web1-nvme, db-bits, db-net, db-fast (2 flock
+	# calls each), add web1-nvme (2): the 12th call, adding db-net, fails.
+	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=12 "$MT" policy apply "$policy"
 	assert_failure
 	assert_output "mmiotrap: cannot add region 'db-net': Input/output error; nothing changed"
 	assert_equal "$(snapshot)" "$before"
@@ -561,7 +571,8 @@ refused() {
 	assert_output '{"error":"cannot remove region '\''db-bits'\'': Input/output error; nothing changed"}'
 	assert_equal "$(snapshot)" "$before"
 	run "$MT" policy apply "$policy"
-	assert_output "$(printf '%s\n' 'removed db-bits' 'changed web1-nvme' 'changed db-net')"
+	assert_output "$(printf '%s\n' 'removed db-bits' 'changed web1-nvme' 'changed db-net' 'changed db-fast')"
+	assert_equal "$("$MT" -j region list | jq -c '.[] | select(.name == "db-fast") | .want_fast')" '[4]'
 }
 
 # bats test_tags=kvm
@@ -597,6 +608,51 @@ refused() {
 	assert_output "mmiotrap: $f:2: key 'name': no KVM VMM has -name '$WEB'"
 	run "$MT" -j region list
 	assert_output "[]"
+}
+
+@test "a policy's pid is a process, not one of its threads" {
+	load_bpf_trap
+	"$MT" region add --vm 1 --mmio 0xd0000000 --len 4 --name by-hand >/dev/null
+	# A process with a second thread: its tid is in /proc, though no process.
+	/usr/bin/python3 -c 'import threading, time, sys
+threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+print(threading.enumerate()[-1].native_id, flush=True)
+time.sleep(1000)' >"$BATS_TEST_TMPDIR/tid" 3>&- &
+	echo $! >>"$BATS_TEST_TMPDIR/children"
+	for i in $(seq 100); do
+		[ -s "$BATS_TEST_TMPDIR/tid" ] && break
+		sleep 0.05
+	done
+	tid=$(<"$BATS_TEST_TMPDIR/tid")
+	assert_equal "$(awk '/^Tgid:/ {print $2}' "/proc/$tid/status")" "$!"
+	f=$BATS_TEST_TMPDIR/p.yaml
+	printf 'vms:\n  - vm: {pid: %s}\n    regions: [{name: a, addr: 0x1000, len: 4}]\n' "$tid" >"$f"
+	before=$(snapshot)
+	run "$MT" policy apply "$f"
+	assert_failure
+	assert_output "mmiotrap: $f:2: key 'pid': vm pid $tid is a thread of process $!, not a process"
+	run "$MT" -j policy apply "$f"
+	assert_failure
+	assert_equal "$(jq -r .error <<<"$output")" \
+		"$f:2: key 'pid': vm pid $tid is a thread of process $!, not a process"
+	assert_equal "$(snapshot)" "$before"
+	# The process itself is taken.
+	sed -i "s/pid: $tid/pid: $!/" "$f"
+	run "$MT" policy apply "$f"
+	assert_success
+	assert_output "added a"
+}
+
+@test "show -j writes an address above 2^63 as the number it is, and apply takes it back" {
+	load_bpf_trap
+	f=$BATS_TEST_TMPDIR/p.yaml
+	printf 'vms:\n  - vm: {pid: 1}\n    regions: [{name: hi, addr: 0xfffffffffffff000, len: 0x1000}]\n' >"$f"
+	"$MT" policy apply "$f" >/dev/null
+	run "$MT" -j policy show
+	assert_output '{"vms":[{"vm":{"pid":1},"regions":[{"name":"hi","bus":"mmio","addr":18446744073709547520,"len":4096,"widths":[1,2,4,8],"mode":"slow","decoder":"raw"}]}]}'
+	echo "$output" >"$f.json"
+	run "$MT" policy apply "$f.json"
+	assert_output "nothing to change"
 }
 
 # bats test_tags=kvm
@@ -725,6 +781,30 @@ vms:
 	run timeout 10 "$MT" policy validate "$f"
 	assert_failure 1
 	assert_output "$f:1: nested deeper than 32 levels"
+	# Each bound is exact: 32 levels, 256 aliases, 8 MiB.
+	printf 'vms: %s%s\n' "$(printf '[%.0s' $(seq 31))" "$(printf ']%.0s' $(seq 31))" >"$f"
+	run "$MT" policy validate "$f"
+	assert_output "$f:1: key 'vms': want a mapping, got a list"
+	printf 'vms: %s%s\n' "$(printf '[%.0s' $(seq 32))" "$(printf ']%.0s' $(seq 32))" >"$f"
+	run "$MT" policy validate "$f"
+	assert_output "$f:1: nested deeper than 32 levels"
+	for n in 257 258; do
+		python3 -c 'import sys; print("vms:\n  - vm: {pid: 1}\n    regions:\n" +
+			"      - {name: r0, addr: 0, len: &n 1}\n" +
+			"".join("      - {name: r%d, addr: %d, len: *n}\n" % (i, i * 16)
+				for i in range(1, int(sys.argv[1]))))' "$n" >"$f.$n"
+	done
+	run "$MT" policy validate "$f.257"
+	assert_output "$f.257: valid, 1 VM, 257 regions"
+	run "$MT" policy validate "$f.258"
+	assert_output "$f.258:261: more than 256 aliases"
+	python3 -c 'import sys; s = "vms: []\n"; sys.stdout.write(s + "#" * (8 << 20) + "\n")' |
+		head -c $((8 << 20)) >"$f"
+	run "$MT" policy validate "$f"
+	assert_output "$f: valid, 0 VMs, 0 regions"
+	echo >>"$f"
+	run "$MT" policy validate "$f"
+	assert_output "$f:1: larger than 8192 KiB: no policy is"
 	python3 -c 'print("vms:\n  - vm: {pid: 1}\n    regions:\n" +
 		"".join("      - {name: r%d, addr: %d, len: 1}\n" % (i, i * 16) for i in range(131080)))' >"$f"
 	# Five megabytes of YAML: a few seconds, more under the sanitizers; never unbounded.
@@ -856,4 +936,65 @@ vms:
 	assert_failure
 	assert_output "mmiotrap: policy apply: --watch or --dry-run, not both"
 	assert_equal "$("$MT" -j region list)" "$before"
+# fake_qmp EVENTS PAD: a QMP server at $BATS_TEST_TMPDIR/qmp that answers
+# query-pci with EVENTS events and then an empty list PAD bytes long; its
+# pid, the VM a policy names, in $qmp_pid.
+fake_qmp() {
+	rm -f "$BATS_TEST_TMPDIR/qmp"
+	/usr/bin/python3 - "$BATS_TEST_TMPDIR/qmp" "$1" "$2" 3>&- <<-'EOF' &
+	import socket, sys
+	path, events, pad = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+	s = socket.socket(socket.AF_UNIX)
+	s.bind(path)
+	s.listen(1)
+	while True:
+	    c, _ = s.accept()
+	    f = c.makefile("rwb")
+	    try:
+	        f.write(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+	        f.flush()
+	        f.readline()
+	        f.write(b'{"return": {}}\n')
+	        f.flush()
+	        f.readline()
+	        f.write(b'{"event": "RTC_CHANGE", "data": {"offset": 0}}\n' * events)
+	        f.write(b'{"return": [' + b' ' * (pad - 14) + b']}\n')
+	        f.flush()
+	    except OSError:
+	        pass
+	    c.close()
+	EOF
+	qmp_pid=$!
+	echo "$qmp_pid" >>"$BATS_TEST_TMPDIR/children"
+	for i in $(seq 100); do
+		[ -S "$BATS_TEST_TMPDIR/qmp" ] && return 0
+		sleep 0.05
+	done
+	fail "the fake QMP server did not start"
+}
+
+@test "a VM's QMP answer is bounded: its length and the events before it" {
+	load_bpf_trap
+	f=$BATS_TEST_TMPDIR/dev.yaml
+	# qmp_device PROBLEM: apply of a region of device nvme0 fails with PROBLEM.
+	qmp_device() {
+		printf 'vms:\n  - vm: {pid: %s, qmp: %s}\n    regions: [{name: a, device: nvme0}]\n' \
+			"$qmp_pid" "$BATS_TEST_TMPDIR/qmp" >"$f"
+		run timeout 30 "$MT" policy apply "$f"
+		assert_failure 1
+		assert_output "mmiotrap: $f:3: key 'device': vm pid $qmp_pid: $1"
+		kill "$qmp_pid"
+	}
+	# At the bounds (4 MiB, the events' bytes counted in): the list is read,
+	# and has no such device.
+	fake_qmp 256 16
+	qmp_device "no device 'nvme0' (by id or PCI address) in query-pci"
+	fake_qmp 0 $((4 * 1024 * 1024 - 64))
+	qmp_device "no device 'nvme0' (by id or PCI address) in query-pci"
+	fake_qmp 257 16
+	qmp_device "bad reply: more than 256 events before it"
+	fake_qmp 0 $((4 * 1024 * 1024 + 64))
+	qmp_device "bad reply: too long or too slow"
+	run "$MT" -j region list
+	assert_output "[]"
 }
