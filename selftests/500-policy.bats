@@ -936,6 +936,8 @@ vms:
 	assert_failure
 	assert_output "mmiotrap: policy apply: --watch or --dry-run, not both"
 	assert_equal "$("$MT" -j region list)" "$before"
+}
+
 # fake_qmp EVENTS PAD: a QMP server at $BATS_TEST_TMPDIR/qmp that answers
 # query-pci with EVENTS events and then an empty list PAD bytes long; its
 # pid, the VM a policy names, in $qmp_pid.
