@@ -87,7 +87,9 @@ prometheus_start() {
 	prom_pid=$!
 	echo $! >>"$BATS_TEST_TMPDIR/children"
 	api="http://127.0.0.1:$port/api/v1/query"
-	for i in $(seq 150); do
+	# By the clock, not by tries: under emulation Prometheus takes minutes
+	# to start, and each try seconds.
+	for ((i = SECONDS + 300; SECONDS < i; )); do
 		up=$(curl -sf "$api" --data-urlencode 'query=mmiotrap_up{job="mmiotrap"}' |
 			jq -r '.data.result[0].value[1] // empty' 2>/dev/null) || true
 		[ "$up" = 1 ] && return 0
