@@ -4,12 +4,15 @@
 # Everything is built under $(OUTPUT). V=1 shows the commands.
 
 # SANITIZE=1 builds everything with ASan and UBSan, under build-san.
+# make check runs the tests that start no VM on such a build, $(SAN_OUTPUT).
 ifeq ($(SANITIZE),1)
 OUTPUT		?= build-san
 SAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_OUTPUT	:= $(OUTPUT)
 else
 OUTPUT		?= build
 SAN_FLAGS	:=
+SAN_OUTPUT	:= $(OUTPUT)-san
 endif
 PREFIX		?= /usr/local
 LIBDIR		?= $(PREFIX)/lib
@@ -213,8 +216,9 @@ demo: deps
 	$(Q)tools/demo.sh $(OUTPUT)
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all fuzz-build
-	$(Q)selftests/run $(OUTPUT)
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 OUTPUT=$(SAN_OUTPUT) all fuzz-build
+	$(Q)selftests/run $(OUTPUT) $(SAN_OUTPUT)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -13,7 +13,7 @@ teardown() {
 
 # doctor_traces NAME: doctor says the kernel has tracepoint(s) NAME.
 doctor_traces() {
-	"$MT" -j doctor | jq -e --arg n "tp $1" '.checks[] | select(.name == $n) |
+	doctor_json | jq -e --arg n "tp $1" '.checks[] | select(.name == $n) |
 		.detail | startswith("traced")' >/dev/null
 }
 

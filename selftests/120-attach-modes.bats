@@ -17,7 +17,7 @@ teardown() {
 
 # The attach modes doctor found loadable, in load's order of preference.
 loadable_modes() {
-	"$MT" -j doctor | jq -r '.checks[] | select(.name | test("^attach (fentry|tp_btf|raw_tp)$"))
+	doctor_json | jq -r '.checks[] | select(.name | test("^attach (fentry|tp_btf|raw_tp)$"))
 		| select(.detail == "loads") | .name[7:]'
 }
 
@@ -25,14 +25,15 @@ loadable_modes() {
 	modes=$(loadable_modes)
 	[ -n "$modes" ] || fail "doctor found no attach mode that loads"
 	for mode in $modes; do
+		run "$MT" load --attach "$mode"
+		assert_output "loaded at $MMIOTRAP_PIN_ROOT (attach mode $mode)"
 		for step in mmio:0xd0000000 pio:0x510; do
 			for w in 1 2 4; do
-				run "$MT" load --attach "$mode"
-				assert_output "loaded at $MMIOTRAP_PIN_ROOT (attach mode $mode)"
 				capture "${step%%:*}" "${step#*:}" "$w" $N 0xfffffff0 0x01010101
-				unload_all
+				"$MT" region del db >/dev/null
 			done
 		done
+		unload_all
 	done
 }
 

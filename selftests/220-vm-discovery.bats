@@ -76,7 +76,7 @@ shown_ioeventfds() {
 	assert_equal "$(jq -c '[.[0].ioeventfds[] | select(.len > 0) | .trap_sees] | unique' <<<"$output")" \
 		'["value"]'
 	# What the trap sees of the length-0 one is this host's to say.
-	fast=$("$MT" -j doctor | jq -r '.checks[] | select(.name == "fast mmio bus") | .detail')
+	fast=$(doctor_json | jq -r '.checks[] | select(.name == "fast mmio bus") | .detail')
 	want=$([[ $fast == used:* ]] && echo address || echo value)
 	assert_equal "$(jq -r '.[0].ioeventfds[] | select(.len == 0) | .trap_sees' <<<"$output")" "$want"
 	assert_equal "$(jq -c '[.[0].ioeventfds[].eventfd.holders[]]' <<<"$output")" '[]'

@@ -67,6 +67,12 @@ impostor() {
 	fail "process $pid did not start"
 }
 
+# The trap with a table of 64 regions: snapshot dumps all of it, and a
+# full-size one is 25 MB of JSON, minutes of jq in kvm-vm.
+load_small_trap() {
+	load_bpf_trap --max-regions 64
+}
+
 # Everything the trap reads: the regions (flags too), the VM table, the index.
 # A region put back is a new generation of itself: everything else is as before.
 snapshot() {
@@ -113,7 +119,7 @@ write_policy() {
 
 # The trap, a VM named $WEB, a VM known by pid, and write_policy's file.
 two_vms() {
-	load_bpf_trap
+	load_small_trap
 	background_vm web -name "$WEB,debug-threads=on"
 	background_vm db
 	write_policy
@@ -562,11 +568,11 @@ refused() {
 	# Opening takes turns with loads (1 flock call); removals and adds each
 	# lock the maps: remove web1-nvme, db-bits, db-net, db-fast (2 flock
 	# calls each), add web1-nvme (2): the 12th call, adding db-net, fails.
-	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=12 "$MT" policy apply "$policy"
+	run traced -f -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=12 "$MT" policy apply "$policy"
 	assert_failure
 	assert_output "mmiotrap: cannot add region 'db-net': Input/output error; nothing changed"
 	assert_equal "$(snapshot)" "$before"
-	run traced -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=4 "$MT" -j policy apply "$policy"
+	run traced -f -o /dev/null -e trace=flock -e inject=flock:error=EIO:when=4 "$MT" -j policy apply "$policy"
 	assert_failure
 	assert_output '{"error":"cannot remove region '\''db-bits'\'': Input/output error; nothing changed"}'
 	assert_equal "$(snapshot)" "$before"
@@ -577,7 +583,7 @@ refused() {
 
 # bats test_tags=kvm
 @test "a VM is found by QEMU's -name, and must be found once" {
-	load_bpf_trap
+	load_small_trap
 	background_vm other -name "guest=${WEB}0,process=${WEB}0"
 	background_vm web -name "guest=$WEB,debug-threads=on"
 	f=$BATS_TEST_TMPDIR/p.yaml
@@ -599,7 +605,7 @@ refused() {
 }
 
 @test "a process that only calls itself -name is no VM: the policy never finds it" {
-	load_bpf_trap
+	load_small_trap
 	impostor fake -name "$WEB"
 	f=$BATS_TEST_TMPDIR/p.yaml
 	printf 'vms:\n  - vm: {name: %s}\n    regions: [{name: a, addr: 0x1000, len: 4}]\n' "$WEB" >"$f"
@@ -611,7 +617,7 @@ refused() {
 }
 
 @test "a policy's pid is a process, not one of its threads" {
-	load_bpf_trap
+	load_small_trap
 	"$MT" region add --vm 1 --mmio 0xd0000000 --len 4 --name by-hand >/dev/null
 	# A process with a second thread: its tid is in /proc, though no process.
 	/usr/bin/python3 -c 'import threading, time, sys
@@ -644,7 +650,7 @@ time.sleep(1000)' >"$BATS_TEST_TMPDIR/tid" 3>&- &
 }
 
 @test "show -j writes an address above 2^63 as the number it is, and apply takes it back" {
-	load_bpf_trap
+	load_small_trap
 	f=$BATS_TEST_TMPDIR/p.yaml
 	printf 'vms:\n  - vm: {pid: 1}\n    regions: [{name: hi, addr: 0xfffffffffffff000, len: 0x1000}]\n' >"$f"
 	"$MT" policy apply "$f" >/dev/null
@@ -901,7 +907,7 @@ vms:
 }
 
 @test "apply --dry-run checks and lists every region of the outcome, and changes nothing" {
-	load_bpf_trap
+	load_small_trap
 	impostor proc
 	f=$BATS_TEST_TMPDIR/p.yaml
 	cat >"$f" <<-EOF
@@ -976,7 +982,7 @@ fake_qmp() {
 }
 
 @test "a VM's QMP answer is bounded: its length and the events before it" {
-	load_bpf_trap
+	load_small_trap
 	f=$BATS_TEST_TMPDIR/dev.yaml
 	# qmp_device PROBLEM: apply of a region of device nvme0 fails with PROBLEM.
 	qmp_device() {

@@ -12,7 +12,7 @@ setup() {
 	source "$BATS_TEST_DIRNAME/qemu/qemu.bash"
 	load_trap
 	qemu_available 2>"$BATS_TEST_TMPDIR/why" || require "$(cat "$BATS_TEST_TMPDIR/why")"
-	"$MT" -j doctor | jq -e '.checks[] | select(.name == "tp kvm irq") |
+	doctor_json | jq -e '.checks[] | select(.name == "tp kvm irq") |
 		.detail | startswith("traced")' >/dev/null ||
 		skip "the kernel has no kvm_msi_set_irq and kvm_set_irq tracepoints"
 }

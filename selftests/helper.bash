@@ -22,25 +22,39 @@ require() {
 	skip "$*"
 }
 
+# doctor_json: what 'mmiotrap -j doctor' says of this machine, asked once a
+# run (selftests/run's kvm-vm: once a VM): doctor loads the trap in each
+# attach mode, seconds on an emulated CPU.
+doctor_json() {
+	local cache=${MMIOTRAP_TEST_CACHE:-${BATS_RUN_TMPDIR:-}}
+	if [ -n "$cache" ] && [ -s "$cache/doctor.json" ]; then
+		cat "$cache/doctor.json"
+	elif [ -n "$cache" ]; then
+		"$MT" -j doctor 2>&1 | tee "$cache/doctor.json.$$"
+		mv "$cache/doctor.json.$$" "$cache/doctor.json"
+	else
+		"$MT" -j doctor 2>&1
+	fi
+}
+
 # missing bpf|kvm: why this machine cannot run tests that need BPF (root,
 # BTF, the tracepoints, a program that loads), or that also start a VM;
-# nothing if it can. 'selftests/run' counts skips by these reasons.
+# nothing if it can. 'selftests/run' counts skips by these reasons. Once a
+# run too: jq takes most of a second to start on an emulated CPU.
 missing() {
-	local doctor
+	local why cache=${MMIOTRAP_TEST_CACHE:-${BATS_RUN_TMPDIR:-}}
 	[ "$(id -u)" = 0 ] || { echo "these tests need root"; return; }
-	# Once a run: doctor loads the trap in each attach mode, seconds on a slow machine.
-	local cache=${BATS_RUN_TMPDIR:+$BATS_RUN_TMPDIR/doctor.json}
-	if [ -n "$cache" ] && [ -s "$cache" ]; then
-		doctor=$(<"$cache")
-	else
-		doctor=$("$MT" -j doctor 2>&1)
-		[ -z "$cache" ] || printf '%s\n' "$doctor" >"$cache"
+	if [ -n "$cache" ] && [ -e "$cache/missing-$1" ]; then
+		cat "$cache/missing-$1"
+		return
 	fi
-	jq -r --arg need "$1" '[.checks[] | select(.ok | not)] as $bad |
+	why=$(doctor_json | jq -r --arg need "$1" '[.checks[] | select(.ok | not)] as $bad |
 		if $need == "kvm" and any($bad[]; .name == "kvm") then "no usable /dev/kvm"
 		else [$bad[] | select(.name != "kvm") | "\(.name): \(.detail)"] | join("; ") |
 			if . == "" then empty else "the kernel lacks what mmiotrap needs: " + . end
-		end' <<<"$doctor" 2>/dev/null || echo "mmiotrap -j doctor failed: $doctor"
+		end' 2>/dev/null) || why="mmiotrap -j doctor failed: $(doctor_json)"
+	[ -z "$cache" ] || printf '%s' "$why" >"$cache/missing-$1"
+	[ -z "$why" ] || echo "$why"
 }
 
 require_bpf() {
@@ -183,7 +197,7 @@ events_wait() {
 }
 
 monotonic_ns() {
-	python3 -c 'import time; print(time.monotonic_ns())'
+	python3 -S -c 'import time; print(time.monotonic_ns())'
 }
 
 # no_foreign_vm PID...: exact counts of writes in no region need that no
@@ -200,7 +214,7 @@ no_foreign_vm() {
 
 # check_events FILE ARGS...: every event in FILE is one the script made, in order.
 check_events() {
-	python3 "$BATS_TEST_DIRNAME/check_events.py" "$@"
+	python3 -S "$BATS_TEST_DIRNAME/check_events.py" "$@"
 }
 
 # A fresh trap for each test: no region, counter or record of another test.
@@ -258,10 +272,12 @@ report_is() {
 	assert_equal "$(jq -c "$1" <<<"$report")" "$2"
 }
 
-# traced STRACE-ARGS...: strace, with LeakSanitizer off for what it runs
-# (it cannot work under ptrace); AddressSanitizer and UBSan stay on.
+# traced -f STRACE-ARGS...: strace, with LeakSanitizer off for what
+# it runs (it cannot work under ptrace); AddressSanitizer and UBSan stay
+# on. A seccomp filter stops the tracee at the traced calls only, not at
+# every system call: a VMM makes thousands.
 traced() {
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace --seccomp-bpf "$@"
 }
 
 # wait_log FILE LINE [COUNT]: until the watcher $watch_pid has said LINE
