@@ -2,14 +2,30 @@
 # Loaded by every suite's setup: the binaries, a pin root of the suite's
 # own, a test VMM that waits for a go, and the kernel checks.
 
-bats_load_library bats-support
-bats_load_library bats-assert
+# load_lib NAME: bats_load_library NAME, but its files sourced from here:
+# their load.bash runs dirname once a file, a tenth of a second each on an
+# emulated CPU (tools/kvm-vm), where a test's setup is then a second longer.
+load_lib() {
+	local dir f
+	for dir in ${BATS_LIB_PATH//:/ } /usr/lib/bats; do
+		[ -e "$dir/$1/load.bash" ] || continue
+		for f in "$dir/$1"/src/*.bash; do
+			source "$f"
+		done
+		return
+	done
+	bats_load_library "$1"
+}
+
+load_lib bats-support
+load_lib bats-assert
 
 BUILD=${MMIOTRAP_BUILD:-$BATS_TEST_DIRNAME/../build}
 MT=$BUILD/mmiotrap
 VMM=$BUILD/mmiotrap-testvmm
 INJ=$BUILD/mmiotrap-inject
-SUITE=$(basename "$BATS_TEST_FILENAME" .bats)
+SUITE=${BATS_TEST_FILENAME##*/}
+SUITE=${SUITE%.bats}
 # Every suite pins under its own root, and the environment makes it the default.
 # MMIOTRAP_TEST_PIN_ROOT moves them all, for a second run beside this one.
 export MMIOTRAP_PIN_ROOT=${MMIOTRAP_TEST_PIN_ROOT:-/sys/fs/bpf/mmiotrap-test}-$SUITE
@@ -43,9 +59,10 @@ doctor_json() {
 # run too: jq takes most of a second to start on an emulated CPU.
 missing() {
 	local why cache=${MMIOTRAP_TEST_CACHE:-${BATS_RUN_TMPDIR:-}}
-	[ "$(id -u)" = 0 ] || { echo "these tests need root"; return; }
+	[ "$EUID" = 0 ] || { echo "these tests need root"; return; }
 	if [ -n "$cache" ] && [ -e "$cache/missing-$1" ]; then
-		cat "$cache/missing-$1"
+		why=$(<"$cache/missing-$1")
+		[ -z "$why" ] || echo "$why"
 		return
 	fi
 	why=$(doctor_json | jq -r --arg need "$1" '[.checks[] | select(.ok | not)] as $bad |
