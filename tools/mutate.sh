@@ -71,7 +71,7 @@ mut_zero-fields() {
 }
 
 mut_rep-first() {
-	edit bpf/trap.bpf.c 's/i < MMIOTRAP_PIO_REP_MAX && i < count; i\+\+/i < 1 \&\& i < count; i++/'
+	edit bpf/trap.bpf.c 's/bpf_loop\(count, rep_one/bpf_loop(count ? 1 : 0, rep_one/'
 }
 
 mut_refuse-8() {
